@@ -1,0 +1,1 @@
+"""The watch-facing WebSocket gateway: accepts turns, publishes them, returns replies."""

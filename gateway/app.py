@@ -1,0 +1,175 @@
+"""The aiohttp application: `/ws` for watches, `/healthz` for operators."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aiohttp import WSMsgType, web
+
+from gateway.protocol import AudioRequest, Limits, TextRequest, error_frame, parse
+from gateway.turns import PendingTurn, PendingTurns
+from shared.broker import Publisher, connect, open_channel
+from shared.contracts import AudioTurn, Envelope, Reply, TextTurn, decode
+from shared.errors import ContractError, ErrorCode, PipelineError
+from shared.logging import get_logger
+from shared.settings import GatewaySettings
+from shared.topology import Topology, declare, declare_reply_queue
+
+log = get_logger(__name__)
+
+PUBLISH_TIMEOUT_S = 5.0
+PARSE_IN_THREAD_BYTES = 64 * 1024
+"""Frames larger than this are parsed off the event loop (base64 and WebM probing)."""
+
+
+@dataclass
+class Connection:
+    """One watch's WebSocket."""
+
+    ws: web.WebSocketResponse
+    session_id: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def send(self, frame: str) -> None:
+        if self.ws.closed:
+            raise ConnectionError("websocket closed")
+        async with self.lock:
+            await self.ws.send_str(frame)
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.gateway_id = settings.gateway_id or uuid.uuid4().hex[:12]
+        self.topology = Topology(settings.topology_prefix)
+        self.pending = PendingTurns()
+        self.limits = Limits(settings.max_text_chars, settings.max_audio_seconds)
+        self._connection: AbstractRobustConnection | None = None
+        self._publisher: Publisher | None = None
+        self.reply_queue = self.topology.reply_queue(self.gateway_id)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/ws", self.websocket)
+        app.router.add_get("/healthz", self.healthz)
+        app.on_startup.append(lambda _: self.start())
+        app.on_cleanup.append(lambda _: self.stop())
+        return app
+
+    async def start(self) -> None:
+        self._connection = await connect(self.settings.amqp_url, f"gateway-{self.gateway_id}")
+        channel = await open_channel(self._connection, self.settings.prefetch)
+        declared = await declare(channel, self.topology)
+        self._publisher = Publisher(channel, declared.exchange)
+        queue = await declare_reply_queue(
+            channel, self.topology, self.gateway_id, self.settings.reply_queue_expires_s
+        )
+        await queue.consume(self._on_reply)
+        log.info("gateway ready", reply_queue=queue.name, port=self.settings.gateway_port)
+
+    async def stop(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def healthz(self, _: web.Request) -> web.Response:
+        broker_ok = self._connection is not None and not self._connection.is_closed
+        body = {
+            "status": "ok" if broker_ok else "degraded",
+            "broker": "connected" if broker_ok else "disconnected",
+            "gateway_id": self.gateway_id,
+            "pending_turns": len(self.pending),
+        }
+        return web.json_response(body, status=200 if broker_ok else 503)
+
+    async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        # Frames up to 4x the limit are read and answered with an error; larger ones
+        # make aiohttp close the connection (1009), so memory stays bounded.
+        ws = web.WebSocketResponse(max_msg_size=4 * self.settings.max_message_bytes, heartbeat=30)
+        await ws.prepare(request)
+        conn = Connection(ws=ws, session_id=secrets.token_urlsafe(16))
+        with structlog.contextvars.bound_contextvars(session_id=conn.session_id):
+            log.info("watch connected", remote=request.remote)
+            try:
+                async for msg in ws:
+                    if msg.type is WSMsgType.TEXT:
+                        await self._on_frame(conn, msg.data)
+                    elif msg.type is WSMsgType.BINARY:
+                        await conn.send(error_frame(ErrorCode.BINARY_FRAME))
+                    elif msg.type is WSMsgType.ERROR:
+                        log.warning("websocket error", error=str(ws.exception()))
+            finally:
+                dropped = self.pending.drop_connection(conn.id)
+                log.info("watch disconnected", abandoned_turns=dropped)
+        return ws
+
+    async def _on_frame(self, conn: Connection, raw: str) -> None:
+        if len(raw) > self.settings.max_message_bytes:
+            await conn.send(error_frame(ErrorCode.TOO_LARGE))
+            return
+        try:
+            if len(raw) > PARSE_IN_THREAD_BYTES:
+                request = await asyncio.to_thread(parse, raw, self.limits)
+            else:
+                request = parse(raw, self.limits)
+        except PipelineError as exc:
+            log.info("rejected frame", code=exc.code.value, detail=exc.detail)
+            await conn.send(error_frame(exc.code, exc.message))
+            return
+        if self.pending.count_for(conn.id) >= self.settings.max_pending_turns:
+            await conn.send(error_frame(ErrorCode.BUSY))
+            return
+        await self._start_turn(conn, request)
+
+    async def _start_turn(self, conn: Connection, request: TextRequest | AudioRequest) -> None:
+        turn_id = uuid.uuid4().hex
+        deadline = time.time() + self.settings.turn_timeout_s
+        event: Envelope
+        if isinstance(request, AudioRequest):
+            event = AudioTurn(
+                turn_id=turn_id,
+                session_id=conn.session_id,
+                reply_to=self.reply_queue,
+                deadline=deadline,
+                audio=request.audio,
+                sample_rate=request.info.sample_rate,
+            )
+        else:
+            event = TextTurn(
+                turn_id=turn_id,
+                session_id=conn.session_id,
+                reply_to=self.reply_queue,
+                deadline=deadline,
+                text=request.text,
+                source="text",
+            )
+        self.pending.add(
+            PendingTurn(turn_id, conn.session_id, conn.id, conn.send),
+            self.settings.turn_timeout_s,
+        )
+        try:
+            assert self._publisher is not None
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                await self._publisher.publish(event)
+        except (aio_pika.exceptions.AMQPError, TimeoutError, ConnectionError) as exc:
+            log.error("could not publish turn", turn_id=turn_id, error=repr(exc))
+            self.pending.fail(turn_id)
+            await conn.send(error_frame(ErrorCode.UNAVAILABLE, turn_id=turn_id))
+            return
+        log.info("turn accepted", turn_id=turn_id, kind=event.KIND)
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        try:
+            reply = decode(message, Reply)
+        except ContractError as exc:
+            log.error("malformed reply dropped", reason=exc.detail)
+        else:
+            await self.pending.deliver(reply)
+        await message.ack()

@@ -1,0 +1,141 @@
+"""The watch protocol: JSON text frames in, JSON text frames out.
+
+In (the original watch client's shapes):
+    {"type": "text",  "message": "Wie spät ist es?"}
+    {"type": "audio", "data": "<base64 WebM/Opus>", "format": "webm"}
+Out:
+    {"text_response": "...", "audio_base64": "<base64 MP3>", "audio_format": "mp3",
+     "transcript": "...", "turn_id": "...", "timings": {...}}
+    {"error": "<German sentence>", "code": "<ErrorCode>", "turn_id": "..."}
+
+Fields beyond the seed's (`transcript`, `turn_id`, `timings`, `code`) are additions an
+old client ignores.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.audio import AudioInfo, probe_webm_opus
+from shared.contracts import Reply
+from shared.errors import MESSAGES, ErrorCategory, ErrorCode, PipelineError
+
+ACCEPTED_FORMATS = frozenset({"webm", "audio/webm", "audio/webm;codecs=opus"})
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    text: str
+
+
+@dataclass(frozen=True)
+class AudioRequest:
+    audio: bytes
+    info: AudioInfo
+
+
+Request = TextRequest | AudioRequest
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_text_chars: int = 2000
+    max_audio_seconds: float = 60.0
+
+
+def protocol_error(code: ErrorCode, detail: str = "", message: str | None = None) -> PipelineError:
+    return PipelineError(code, ErrorCategory.PERMANENT, detail or code.value, message)
+
+
+def parse(raw: str, limits: Limits) -> Request:
+    """Validate one frame from the watch. Raises `PipelineError` naming what is wrong."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise protocol_error(ErrorCode.INVALID_JSON) from None
+    if not isinstance(data, dict):
+        raise protocol_error(
+            ErrorCode.INVALID_JSON, "not an object", "Die Nachricht muss ein JSON-Objekt sein."
+        )
+    kind = data.get("type")
+    if kind == "text":
+        return _parse_text(data, limits)
+    if kind == "audio":
+        return _parse_audio(data, limits)
+    raise protocol_error(ErrorCode.UNKNOWN_TYPE, f"type={kind!r:.40}")
+
+
+def _parse_text(data: dict[str, Any], limits: Limits) -> TextRequest:
+    message = data.get("message")
+    if not isinstance(message, str):
+        raise protocol_error(
+            ErrorCode.INVALID_FIELD, "message", "Das Feld 'message' muss ein Text sein."
+        )
+    text = message.strip()
+    if not text:
+        raise protocol_error(ErrorCode.EMPTY_TEXT)
+    if len(text) > limits.max_text_chars:
+        raise protocol_error(
+            ErrorCode.TEXT_TOO_LONG,
+            message=f"Der Text ist zu lang (höchstens {limits.max_text_chars} Zeichen).",
+        )
+    return TextRequest(text)
+
+
+def _parse_audio(data: dict[str, Any], limits: Limits) -> AudioRequest:
+    encoded = data.get("data")
+    if encoded is None or encoded == "":
+        raise protocol_error(ErrorCode.MISSING_AUDIO)
+    if not isinstance(encoded, str):
+        raise protocol_error(
+            ErrorCode.INVALID_FIELD, "data", "Das Feld 'data' muss Base64-Text sein."
+        )
+    fmt = data.get("format", "webm")
+    if not isinstance(fmt, str):
+        raise protocol_error(
+            ErrorCode.INVALID_FIELD, "format", "Das Feld 'format' muss ein Text sein."
+        )
+    if fmt.lower().replace(" ", "") not in ACCEPTED_FORMATS:
+        raise protocol_error(ErrorCode.UNSUPPORTED_AUDIO, f"format={fmt!r:.40}")
+    # A client that sends FileReader's data URL instead of bare base64 is forgiven.
+    if encoded.startswith("data:") and "," in encoded:
+        encoded = encoded.split(",", 1)[1]
+    try:
+        audio = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise protocol_error(ErrorCode.INVALID_BASE64) from None
+    if not audio:
+        raise protocol_error(ErrorCode.MISSING_AUDIO)
+    return AudioRequest(audio, probe_webm_opus(audio, limits.max_audio_seconds))
+
+
+def error_frame(code: ErrorCode | str, message: str | None = None, turn_id: str = "") -> str:
+    code = ErrorCode(code)
+    frame: dict[str, Any] = {"error": message or MESSAGES[code], "code": code.value}
+    if turn_id:
+        frame["turn_id"] = turn_id
+    return json.dumps(frame, ensure_ascii=False)
+
+
+def reply_frame(reply: Reply, total_ms: float) -> str:
+    """The watch's JSON for a reply from the pipeline."""
+    timings = {**reply.timings, "total": round(total_ms, 1)}
+    if reply.is_error:
+        frame: dict[str, Any] = {
+            "error": reply.error_message or MESSAGES[ErrorCode.INTERNAL],
+            "code": reply.error_code,
+        }
+    else:
+        frame = {
+            "text_response": reply.text,
+            "audio_base64": base64.b64encode(reply.audio).decode("ascii"),
+            "audio_format": reply.audio_format,
+            "transcript": reply.transcript,
+        }
+    frame["turn_id"] = reply.turn_id
+    frame["timings"] = timings
+    return json.dumps(frame, ensure_ascii=False)

@@ -1,0 +1,1 @@
+"""Language-model stage: TextTurn in, SpeakRequest out, with the session's history."""

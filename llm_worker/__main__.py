@@ -1,0 +1,37 @@
+"""Run the language-model worker: `python -m llm_worker`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from llm_worker import backend
+from llm_worker.handler import make_handler
+from shared.contracts import Stage, TextTurn
+from shared.history import HistoryStore
+from shared.ledger import redis_client
+from shared.logging import configure, get_logger
+from shared.settings import LlmSettings
+from shared.worker import StageWorker
+
+
+async def main() -> None:
+    settings = LlmSettings()
+    configure("llm_worker", settings.log_level, settings.log_format)
+    llm = backend.build(settings)
+    get_logger(__name__).info("language model", backend=llm.name, model=settings.gemini_model)
+    history = HistoryStore(redis_client(settings.redis_url), settings.topology_prefix)
+    worker = StageWorker(
+        stage=Stage.LLM,
+        event_type=TextTurn,
+        handler=make_handler(llm, history, settings),
+        settings=settings,
+        service="llm_worker",
+    )
+    try:
+        await worker.run()
+    finally:
+        await llm.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

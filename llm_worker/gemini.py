@@ -1,0 +1,80 @@
+"""Gemini through google-genai's async client (`client.aio`)."""
+
+from __future__ import annotations
+
+from google import genai
+from google.genai import types
+
+from shared import google
+from shared.errors import ErrorCategory, ErrorCode, PipelineError
+from shared.history import Exchange
+from shared.retry import call_with_retry
+from shared.settings import LlmSettings
+
+
+class MissingApiKey(SystemExit):
+    pass
+
+
+def build_contents(history: list[Exchange], question: str) -> list[types.Content]:
+    """History as alternating user/model turns, oldest first, then the new question."""
+    contents: list[types.Content] = []
+    for past in history:
+        contents.append(types.Content(role="user", parts=[types.Part(text=past.user)]))
+        contents.append(types.Content(role="model", parts=[types.Part(text=past.model)]))
+    contents.append(types.Content(role="user", parts=[types.Part(text=question)]))
+    return contents
+
+
+class Gemini:
+    name = "google"
+
+    def __init__(self, client: genai.Client, settings: LlmSettings) -> None:
+        self._client = client
+        self._settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: LlmSettings) -> Gemini:
+        if not settings.api_key:
+            raise MissingApiKey("llm_worker: no Gemini API key: set GEMINI_API_KEY")
+        # attempts=1: the SDK would otherwise retry on its own (even refused
+        # connections on its aiohttp path); retries are ours and bounded by the deadline.
+        http = types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1))
+        return cls(genai.Client(api_key=settings.api_key, http_options=http), settings)
+
+    async def answer(self, history: list[Exchange], question: str, deadline: float) -> str:
+        contents = build_contents(history, question)
+
+        async def generate(timeout_s: float) -> types.GenerateContentResponse:
+            config = types.GenerateContentConfig(
+                system_instruction=self._settings.system_instruction,
+                max_output_tokens=self._settings.max_output_tokens,
+                http_options=types.HttpOptions(
+                    timeout=int(timeout_s * 1000),
+                    retry_options=types.HttpRetryOptions(attempts=1),
+                ),
+            )
+            return await self._client.aio.models.generate_content(
+                model=self._settings.gemini_model, contents=contents, config=config
+            )
+
+        response = await call_with_retry(
+            generate,
+            classify=google.classify,
+            attempts=self._settings.gemini_attempts,
+            attempt_timeout_s=self._settings.gemini_call_timeout_s,
+            deadline=deadline,
+            what="gemini",
+        )
+        text = (response.text or "").strip()
+        if not text:
+            reason = response.candidates[0].finish_reason if response.candidates else None
+            raise PipelineError(
+                ErrorCode.BACKEND_REJECTED,
+                ErrorCategory.PERMANENT,
+                f"gemini returned no text (finish_reason={reason})",
+            )
+        return text
+
+    async def close(self) -> None:
+        await self._client.aio.aclose()

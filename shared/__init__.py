@@ -1,0 +1,1 @@
+"""Code every Uhrwerk service shares: contracts, topology, settings, logging, the worker runtime."""

@@ -1,0 +1,81 @@
+"""Connecting to RabbitMQ and publishing events where their contract says they go."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from yarl import URL
+
+from shared.contracts import AudioTurn, Envelope, Reply, SpeakRequest, Stage, TextTurn, encode
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+ROUTES: dict[type[Envelope], Stage] = {
+    AudioTurn: Stage.STT,
+    TextTurn: Stage.LLM,
+    SpeakRequest: Stage.TTS,
+}
+"""Which stage consumes each event type; a `Reply` goes to its `reply_to` queue."""
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs."""
+    parsed = URL(url)
+    return str(parsed.with_password("***")) if parsed.password else url
+
+
+async def connect(url: str, name: str) -> AbstractRobustConnection:
+    """`connect_robust`, retried until the broker answers; it reconnects by itself after."""
+    delay = 0.5
+    while True:
+        try:
+            return await aio_pika.connect_robust(
+                url, client_properties={"connection_name": name}, timeout=10
+            )
+        except (OSError, aio_pika.exceptions.AMQPConnectionError, TimeoutError) as exc:
+            log.warning(
+                "broker unreachable, retrying",
+                url=redact(url),
+                error=str(exc) or type(exc).__name__,
+                retry_in_s=delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+async def open_channel(connection: AbstractRobustConnection, prefetch: int) -> AbstractChannel:
+    """A channel with publisher confirms, where unroutable messages raise."""
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    await channel.set_qos(prefetch_count=prefetch)
+    return channel
+
+
+class Publisher:
+    """Publishes events and waits for the broker's confirm of each."""
+
+    def __init__(self, channel: AbstractChannel, exchange: AbstractExchange) -> None:
+        self._channel = channel
+        self._exchange = exchange
+
+    async def publish(self, event: Envelope) -> None:
+        """Send `event` to its stage's queue, or a `Reply` to its gateway.
+
+        Returns once the broker has confirmed it. A reply whose gateway instance is gone
+        (no reply queue) is dropped with a log line: nobody is left to read it. A turn
+        no work queue takes raises `aio_pika.exceptions.DeliveryError`.
+        """
+        message = encode(event)
+        if isinstance(event, Reply):
+            try:
+                await self._channel.default_exchange.publish(
+                    message, routing_key=event.reply_to, mandatory=True
+                )
+            except aio_pika.exceptions.DeliveryError:
+                log.warning("gateway gone, reply dropped", reply_to=event.reply_to)
+        else:
+            await self._exchange.publish(
+                message, routing_key=ROUTES[type(event)].value, mandatory=True
+            )

@@ -1,0 +1,238 @@
+"""The message shapes that travel through the broker: the one place they are defined.
+
+Each event is a frozen dataclass. On the wire one field is the AMQP body (raw audio
+bytes or UTF-8 text: no base64 inside the broker) and every other field is an AMQP
+header; `turn_id` also travels as `correlation_id` and `reply_to` as the AMQP
+`reply_to` property, so broker tooling shows them.
+
+Streaming is built in: a stage may emit several events for one turn, numbered by
+`seq` and closed by one with `final=True`. Today every stage emits exactly one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Literal, TypeVar, get_type_hints
+
+import aio_pika
+
+from shared.errors import ContractError
+
+CONTRACT_VERSION = 1
+TEXT_TYPE = "text/plain; charset=utf-8"
+BINARY_TYPE = "application/octet-stream"
+
+
+class Stage(StrEnum):
+    """A worker stage; its value is the routing key and the queue's suffix."""
+
+    STT = "stt"
+    LLM = "llm"
+    TTS = "tts"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Envelope:
+    """What every event of a turn carries, whatever its stage."""
+
+    turn_id: str
+    """Unique id of one question-and-answer exchange; the de-duplication key."""
+    session_id: str
+    """The conversation this turn belongs to; history is kept per session."""
+    reply_to: str
+    """Name of the reply queue of the gateway instance holding the watch's connection."""
+    deadline: float
+    """Unix time (seconds) after which nobody waits for this turn any more."""
+    seq: int = 0
+    """Position of this chunk within the turn's output of one stage, from 0."""
+    final: bool = True
+    """True on the last chunk of a stage's output for this turn."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Milliseconds spent per stage so far, e.g. {"stt": 412.0, "llm": 903.5}."""
+
+    KIND: ClassVar[str] = ""
+    BODY: ClassVar[str] = ""
+
+    def expired(self, now: float | None = None) -> bool:
+        return (time.time() if now is None else now) >= self.deadline
+
+    def remaining(self, now: float | None = None) -> float:
+        """Seconds left until the deadline (negative once expired)."""
+        return self.deadline - (time.time() if now is None else now)
+
+    def carried(self) -> dict[str, Any]:
+        """The envelope fields the next stage's event inherits (seq and final start anew)."""
+        return {
+            "turn_id": self.turn_id,
+            "session_id": self.session_id,
+            "reply_to": self.reply_to,
+            "deadline": self.deadline,
+            "timings": self.timings,
+        }
+
+    def with_timing(self, stage: str, ms: float) -> dict[str, float]:
+        """The timings so far plus this stage's."""
+        return {**self.timings, stage: round(ms, 1)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudioTurn(Envelope):
+    """Gateway → stt_worker: a spoken question."""
+
+    KIND: ClassVar[str] = "audio_turn"
+    BODY: ClassVar[str] = "audio"
+
+    audio: bytes
+    """The recording exactly as the watch sent it (WebM container, Opus codec)."""
+    mime: str = "audio/webm; codecs=opus"
+    """Media type of `audio`."""
+    sample_rate: int = 48000
+    """Sample rate of the Opus stream, from the container."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextTurn(Envelope):
+    """Gateway or stt_worker → llm_worker: the user's words as text."""
+
+    KIND: ClassVar[str] = "text_turn"
+    BODY: ClassVar[str] = "text"
+
+    text: str
+    """What the user said (the transcript) or typed."""
+    source: Literal["text", "speech"] = "text"
+    """Whether the words were typed or transcribed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeakRequest(Envelope):
+    """llm_worker → tts_worker: answer text to be spoken."""
+
+    KIND: ClassVar[str] = "speak_request"
+    BODY: ClassVar[str] = "text"
+
+    text: str
+    """The answer (or, when streaming, one sentence of it)."""
+    transcript: str = ""
+    """The user's words this answers, passed through to the reply."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply(Envelope):
+    """Any stage → the gateway's reply queue: an answer chunk or the turn's error."""
+
+    KIND: ClassVar[str] = "reply"
+    BODY: ClassVar[str] = "audio"
+
+    audio: bytes = b""
+    """Spoken answer (MP3); empty on errors."""
+    audio_format: str = "mp3"
+    text: str = ""
+    """The answer text that `audio` speaks."""
+    transcript: str = ""
+    """The user's words (the transcript for spoken questions)."""
+    error_code: str = ""
+    """Set on errors: an `ErrorCode` value. An error reply is always final."""
+    error_message: str = ""
+    """Human sentence for the watch, set on errors."""
+
+    @property
+    def is_error(self) -> bool:
+        return bool(self.error_code)
+
+
+Event = AudioTurn | TextTurn | SpeakRequest | Reply
+E = TypeVar("E", bound=Envelope)
+
+EVENT_TYPES: dict[str, type[Envelope]] = {
+    cls.KIND: cls for cls in (AudioTurn, TextTurn, SpeakRequest, Reply)
+}
+
+
+def encode(event: Envelope) -> aio_pika.Message:
+    """Turn an event into a persistent AMQP message."""
+    headers: dict[str, Any] = {"kind": event.KIND, "v": CONTRACT_VERSION}
+    body: bytes = b""
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if f.name == event.BODY:
+            body = value.encode() if isinstance(value, str) else value
+        else:
+            headers[f.name] = value
+    return aio_pika.Message(
+        body,
+        headers=headers,
+        content_type=TEXT_TYPE if event.BODY == "text" else BINARY_TYPE,
+        correlation_id=event.turn_id,
+        reply_to=event.reply_to,
+        message_id=f"{event.turn_id}:{event.KIND}:{event.seq}",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        timestamp=time.time(),
+    )
+
+
+def decode(message: aio_pika.abc.AbstractMessage, expect: type[E]) -> E:
+    """Parse an AMQP message as event type `expect`; `ContractError` when it is not one."""
+    headers = dict(message.headers or {})
+    kind = headers.pop("kind", None)
+    if kind != expect.KIND:
+        raise ContractError(f"expected a {expect.KIND!r} message, got kind={kind!r}")
+    version = headers.pop("v", None)
+    if version != CONTRACT_VERSION:
+        raise ContractError(f"unsupported contract version {version!r}")
+    hints = _hints(expect)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(expect):
+        if f.name == expect.BODY:
+            raw = bytes(message.body)
+            if hints[f.name] is str:
+                try:
+                    values[f.name] = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ContractError(f"body of {expect.KIND} is not UTF-8") from exc
+            else:
+                values[f.name] = raw
+        elif f.name in headers:
+            values[f.name] = _coerce(expect.KIND, f.name, hints[f.name], headers[f.name])
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ContractError(f"{expect.KIND} lacks header {f.name!r}")
+    return expect(**values)
+
+
+def _hints(cls: type[Envelope]) -> dict[str, Any]:
+    cached = _HINTS.get(cls)
+    if cached is None:
+        cached = _HINTS[cls] = get_type_hints(cls)
+    return cached
+
+
+_HINTS: dict[type[Envelope], dict[str, Any]] = {}
+
+
+def _coerce(kind: str, name: str, hint: Any, value: Any) -> Any:
+    """Check a header value against the field's type; AMQP strings may arrive as bytes."""
+    if isinstance(value, bytes) and hint is not bytes:
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ContractError(f"{kind}.{name} is not UTF-8") from exc
+    origin = getattr(hint, "__origin__", None)
+    if origin is Literal:
+        if value not in hint.__args__:
+            raise ContractError(f"{kind}.{name}={value!r} is not one of {hint.__args__}")
+        return value
+    if origin is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()
+        ):
+            raise ContractError(f"{kind}.{name} must be a table of numbers")
+        return {str(k): float(v) for k, v in value.items()}
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, bool):
+        raise ContractError(f"{kind}.{name} must be an integer")
+    if not isinstance(value, hint):
+        raise ContractError(f"{kind}.{name} must be {hint.__name__}, got {type(value).__name__}")
+    return value

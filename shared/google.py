@@ -1,0 +1,75 @@
+"""What the Google backends share: error classification, credentials, gRPC channels.
+
+Stages import this module, never each other.
+"""
+
+from __future__ import annotations
+
+import os
+
+import grpc
+from google.api_core import exceptions as core_exceptions
+
+from shared.errors import ErrorCategory
+
+TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
+
+# google-auth otherwise probes the cloud metadata server for seconds when no
+# credentials are configured; we are never on GCE by accident.
+os.environ.setdefault("NO_GCE_CHECK", "true")
+
+
+class MissingCredentials(SystemExit):
+    """Raised at start when a Google backend has nothing to authenticate with."""
+
+
+def classify(exc: BaseException) -> ErrorCategory:
+    """Transient (retry) or permanent (give up) for any Google client failure."""
+    from google.genai import errors as genai_errors  # heavy import, only where needed
+
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return ErrorCategory.TRANSIENT
+    if isinstance(exc, core_exceptions.GoogleAPICallError):
+        if exc.code in TRANSIENT_HTTP or isinstance(
+            exc, core_exceptions.ServiceUnavailable | core_exceptions.DeadlineExceeded
+        ):
+            return ErrorCategory.TRANSIENT
+        return ErrorCategory.PERMANENT
+    if isinstance(exc, core_exceptions.RetryError):
+        return ErrorCategory.TRANSIENT
+    if isinstance(exc, genai_errors.APIError):
+        return ErrorCategory.TRANSIENT if exc.code in TRANSIENT_HTTP else ErrorCategory.PERMANENT
+    if isinstance(exc, grpc.aio.AioRpcError):
+        transient = {
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            grpc.StatusCode.INTERNAL,
+        }
+        return ErrorCategory.TRANSIENT if exc.code() in transient else ErrorCategory.PERMANENT
+    if isinstance(exc, OSError):
+        return ErrorCategory.TRANSIENT
+    name = type(exc).__module__
+    if name.startswith(("aiohttp", "httpx", "httpcore")):
+        return ErrorCategory.TRANSIENT  # connection-level failures of the HTTP clients
+    return ErrorCategory.PERMANENT
+
+
+def require_application_credentials(service: str) -> None:
+    """Exit with one line saying what to set when no Google credentials are found."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        google.auth.default()
+    except DefaultCredentialsError:
+        raise MissingCredentials(
+            f"{service}: no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS to a "
+            "service-account JSON file (or GOOGLE_PLAINTEXT_ENDPOINTS=true for a local "
+            "test server)"
+        ) from None
+
+
+def plaintext_channel(endpoint: str) -> grpc.aio.Channel:
+    """An unauthenticated gRPC channel for a local test server (create inside the loop)."""
+    return grpc.aio.insecure_channel(endpoint)

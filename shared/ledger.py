@@ -1,0 +1,48 @@
+"""Which turns a stage has already finished, so a redelivered message is not redone.
+
+The broker may deliver a message twice: a worker killed after its downstream publish
+was confirmed but before its ack, or a broker failover. The worker marks a turn done
+after publishing and before acking; a redelivery then finds the mark and is acked
+without calling the (slow, paid) backend again. The gateway de-duplicates replies as
+the last line, for the narrow window between publish and mark.
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class TurnLedger:
+    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int = 3600) -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._ttl_s = ttl_s
+
+    def _key(self, stage: str, turn_id: str) -> str:
+        return f"{self._prefix}:done:{stage}:{turn_id}"
+
+    async def is_done(self, stage: str, turn_id: str) -> bool:
+        """True if `stage` finished `turn_id`; False too when Redis cannot tell."""
+        try:
+            return bool(await self._redis.exists(self._key(stage, turn_id)))
+        except RedisError as exc:
+            log.warning("ledger unavailable, cannot de-duplicate", error=str(exc))
+            return False
+
+    async def mark_done(self, stage: str, turn_id: str) -> None:
+        try:
+            await self._redis.set(self._key(stage, turn_id), b"1", ex=self._ttl_s)
+        except RedisError as exc:
+            log.warning("ledger unavailable, turn not marked done", error=str(exc))
+
+
+def redis_client(url: str) -> redis.Redis:
+    """A Redis client that fails fast, so an outage degrades a turn instead of stalling it."""
+    return redis.Redis.from_url(
+        url, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=10
+    )

@@ -1,0 +1,70 @@
+"""Bounded retries for backend calls: transient failures again, permanent ones never.
+
+Every attempt is bounded by its own timeout and all attempts together by the turn's
+deadline, so a stuck backend costs at most the turn's remaining time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from shared.errors import ErrorCategory, ErrorCode, PipelineError
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+BASE_DELAY_S = 0.2
+MAX_DELAY_S = 2.0
+
+
+async def call_with_retry(
+    call: Callable[[float], Awaitable[T]],
+    *,
+    classify: Callable[[BaseException], ErrorCategory],
+    attempts: int,
+    attempt_timeout_s: float,
+    deadline: float,
+    what: str,
+) -> T:
+    """Run `call(timeout_s)` until it succeeds, fails permanently, or time runs out.
+
+    Raises `PipelineError`: BACKEND_REJECTED for a permanent failure, BACKEND_UNAVAILABLE
+    when transient failures used up the attempts, TIMEOUT when the deadline came first.
+    """
+    last: BaseException | None = None
+    for attempt in range(1, attempts + 1):
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            break
+        timeout_s = min(attempt_timeout_s, remaining)
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await call(timeout_s)
+        except TimeoutError as exc:
+            last, category = exc, ErrorCategory.TRANSIENT
+        except Exception as exc:
+            last, category = exc, classify(exc)
+        detail = f"{what}: {type(last).__name__}: {last}"[:500]
+        if category is ErrorCategory.PERMANENT:
+            raise PipelineError(ErrorCode.BACKEND_REJECTED, category, detail) from last
+        if attempt == attempts:
+            raise PipelineError(ErrorCode.BACKEND_UNAVAILABLE, category, detail) from last
+        delay = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        delay = min(delay, max(0.0, deadline - time.time()))
+        log.warning(
+            "transient backend failure, retrying",
+            backend=what,
+            attempt=attempt,
+            retry_in_s=round(delay, 3),
+            error=detail,
+        )
+        await asyncio.sleep(delay)
+    raise PipelineError(
+        ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, f"{what}: deadline reached ({last!r})"
+    )

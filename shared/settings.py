@@ -1,0 +1,111 @@
+"""Configuration from the environment (and an optional `.env` file), one class per service.
+
+Every field maps to an upper-case environment variable of the same name, e.g.
+`turn_timeout_s` is read from `TURN_TIMEOUT_S`. The README has the full table.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """What every service needs: where the broker and Redis are, and how to log."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    """RabbitMQ connection URL."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis connection URL (history, de-duplication)."""
+    topology_prefix: str = "uhrwerk"
+    """Prefix of every exchange and queue name; tests use a unique one each."""
+    prefetch: int = Field(16, ge=1, le=1000)
+    """How many unacknowledged messages a consumer holds at once."""
+    turn_timeout_s: float = Field(30.0, gt=0, le=600)
+    """A turn's deadline, counted from the moment the gateway accepts it."""
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    """`auto`: coloured console lines on a terminal, JSON lines otherwise."""
+
+
+class GoogleSettings(BaseSettings):
+    """Shared knobs of the Google gRPC backends (Speech, Text-to-Speech)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    google_plaintext_endpoints: bool = False
+    """Talk plaintext gRPC without credentials: only for local test servers."""
+    google_attempts: int = Field(3, ge=1, le=10)
+    """Tries per call for transient failures (429, 5xx, UNAVAILABLE, timeouts)."""
+    google_call_timeout_s: float = Field(10.0, gt=0, le=120)
+    """Upper bound of one attempt; the turn's deadline bounds all attempts together."""
+
+
+class GatewaySettings(CommonSettings):
+    """The WebSocket gateway."""
+
+    gateway_id: str = ""
+    """Names this instance's reply queue; random per start when empty."""
+    gateway_host: str = "0.0.0.0"
+    gateway_port: int = Field(8080, ge=1, le=65535)
+    max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    """Largest WebSocket frame answered with an error; 4x this closes the connection."""
+    max_audio_seconds: float = Field(60.0, gt=0)
+    """Longest accepted recording (Google's synchronous Recognize takes up to 60 s)."""
+    max_text_chars: int = Field(2000, ge=1)
+    """Longest accepted text question."""
+    max_pending_turns: int = Field(4, ge=1)
+    """Turns one connection may have in flight at once."""
+    reply_queue_expires_s: int = Field(300, ge=10)
+    """An abandoned gateway reply queue is deleted by the broker after this long."""
+
+
+class SttSettings(CommonSettings, GoogleSettings):
+    """The speech-to-text worker."""
+
+    stt_backend: Literal["google"] = "google"
+    """Which recogniser runs."""
+    stt_language: str = "de-DE"
+    """BCP-47 language of the speech."""
+    stt_google_endpoint: str = "speech.googleapis.com:443"
+    """host:port of the Speech API."""
+
+
+class LlmSettings(CommonSettings):
+    """The language-model worker."""
+
+    llm_backend: Literal["google"] = "google"
+    gemini_model: str = "gemini-flash-latest"
+    """Gemini model name; pin a versioned one (e.g. gemini-3.5-flash-lite) in production."""
+    gemini_api_key: str = ""
+    """API key for Gemini (also read from GOOGLE_API_KEY)."""
+    google_api_key: str = ""
+    gemini_attempts: int = Field(3, ge=1, le=10)
+    gemini_call_timeout_s: float = Field(20.0, gt=0, le=300)
+    max_output_tokens: int = Field(512, ge=16)
+    system_instruction: str = (
+        "Du bist Uhrwerk, ein Sprachassistent auf einer Smartwatch. Antworte kurz, "
+        "in ein bis drei Sätzen, in der Sprache der Frage, als gesprochener Text: "
+        "ohne Markdown, Listen, Emojis oder Links."
+    )
+    history_max_turns: int = Field(20, ge=0)
+    """Question-and-answer pairs remembered per session."""
+    history_ttl_s: int = Field(24 * 3600, ge=60)
+    """A session's memory expires after this long without use."""
+
+    @property
+    def api_key(self) -> str:
+        return self.gemini_api_key or self.google_api_key
+
+
+class TtsSettings(CommonSettings, GoogleSettings):
+    """The text-to-speech worker."""
+
+    tts_backend: Literal["google"] = "google"
+    tts_language: str = "de-DE"
+    tts_voice: str = "de-DE-Wavenet-F"
+    tts_google_endpoint: str = "texttospeech.googleapis.com:443"

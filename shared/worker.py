@@ -1,0 +1,196 @@
+"""The runtime every stage worker shares: consume, handle, publish downstream, ack.
+
+A stage is a handler — an async generator from one input event to the events it
+produces — plugged into `StageWorker`, which owns everything about the broker:
+
+* ack only after every produced event is confirmed by the broker, so a crash at any
+  point means redelivery, never loss;
+* turns past their deadline are dropped (the gateway has told the watch already);
+* a turn already finished (redelivered duplicate) is acked without redoing it;
+* a failure becomes an error reply to the watch, and the input goes to the stage's
+  dead-letter queue with the reason: never requeued in a loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Generic, TypeVar
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
+
+from shared.broker import Publisher, connect, open_channel
+from shared.contracts import Envelope, Reply, Stage, decode
+from shared.errors import ContractError, ErrorCategory, ErrorCode, PipelineError
+from shared.ledger import TurnLedger, redis_client
+from shared.logging import get_logger
+from shared.settings import CommonSettings
+from shared.topology import DEAD_REASON_HEADER, Topology, declare
+
+log = get_logger(__name__)
+
+In = TypeVar("In", bound=Envelope)
+Handler = Callable[[In], AsyncIterator[Envelope]]
+
+SHUTDOWN_GRACE_S = 10.0
+"""How long a stopping worker lets in-flight turns finish before it closes."""
+
+
+def error_reply(event: Envelope, error: PipelineError, timings: dict[str, float]) -> Reply:
+    return Reply(
+        turn_id=event.turn_id,
+        session_id=event.session_id,
+        reply_to=event.reply_to,
+        deadline=event.deadline,
+        seq=0,
+        final=True,
+        timings=timings,
+        error_code=error.code.value,
+        error_message=error.message,
+    )
+
+
+class StageWorker(Generic[In]):
+    def __init__(
+        self,
+        *,
+        stage: Stage,
+        event_type: type[In],
+        handler: Handler[In],
+        settings: CommonSettings,
+        service: str,
+    ) -> None:
+        self.stage = stage
+        self.event_type = event_type
+        self.handler = handler
+        self.settings = settings
+        self.service = service
+        self.topology = Topology(settings.topology_prefix)
+        self._publisher: Publisher | None = None
+        self._dlx: AbstractExchange | None = None
+        self._ledger = TurnLedger(redis_client(settings.redis_url), settings.topology_prefix)
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Serve until `stop` is set (or SIGTERM/SIGINT), then drain and close."""
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+        connection = await connect(self.settings.amqp_url, self.service)
+        async with connection:
+            channel = await open_channel(connection, self.settings.prefetch)
+            declared = await declare(channel, self.topology)
+            self._publisher = Publisher(channel, declared.exchange)
+            self._dlx = declared.dead_letter_exchange
+            queue = declared.queues[self.stage]
+            tag = await queue.consume(self._on_message)
+            log.info("worker ready", queue=queue.name, prefetch=self.settings.prefetch)
+            await stop.wait()
+            log.info("worker stopping")
+            await queue.cancel(tag)
+            if self._in_flight:
+                await asyncio.wait(self._in_flight, timeout=SHUTDOWN_GRACE_S)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            await self.process(message)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    async def process(self, message: AbstractIncomingMessage) -> None:
+        """Handle one delivery from start to ack."""
+        assert self._publisher is not None
+        try:
+            event = decode(message, self.event_type)
+        except ContractError as exc:
+            log.error("malformed message dead-lettered", reason=exc.detail)
+            await self._dead_letter(message, exc.detail)
+            await message.ack()
+            return
+        with structlog.contextvars.bound_contextvars(
+            turn_id=event.turn_id, session_id=event.session_id, stage=self.stage.value
+        ):
+            if event.expired():
+                log.warning("turn past its deadline dropped", late_s=round(-event.remaining(), 3))
+                await message.ack()
+                return
+            if await self._ledger.is_done(self.stage, event.turn_id):
+                log.info("duplicate delivery of a finished turn acked")
+                await message.ack()
+                return
+            started = time.perf_counter()
+            try:
+                async for produced in self.handler(event):
+                    elapsed = (time.perf_counter() - started) * 1000
+                    timed = dataclasses.replace(
+                        produced,
+                        timings=event.with_timing(self.stage.value, elapsed) | produced.timings,
+                    )
+                    await self._publisher.publish(timed)
+            except PipelineError as exc:
+                await self._fail(message, event, exc, started)
+            except aio_pika.exceptions.AMQPError:
+                raise  # broker trouble: no ack, the message comes back after reconnect
+            except Exception as exc:
+                log.exception("handler crashed")
+                error = PipelineError(
+                    ErrorCode.INTERNAL, ErrorCategory.PERMANENT, f"{type(exc).__name__}: {exc}"
+                )
+                await self._fail(message, event, error, started)
+            else:
+                log.info("turn stage done", ms=round((time.perf_counter() - started) * 1000, 1))
+            await self._ledger.mark_done(self.stage, event.turn_id)
+            await message.ack()
+
+    async def _fail(
+        self,
+        message: AbstractIncomingMessage,
+        event: Envelope,
+        error: PipelineError,
+        started: float,
+    ) -> None:
+        """Tell the watch; keep the input in the dead-letter queue unless it was fine."""
+        assert self._publisher is not None
+        elapsed = (time.perf_counter() - started) * 1000
+        if error.code is ErrorCode.NO_SPEECH:
+            log.info("nothing understood", detail=error.detail)
+        else:
+            log.warning(
+                "turn failed",
+                code=error.code.value,
+                category=error.category.value,
+                detail=error.detail,
+            )
+            await self._dead_letter(message, f"{error.code.value}: {error.detail}")
+        await self._publisher.publish(
+            error_reply(event, error, event.with_timing(self.stage.value, elapsed))
+        )
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        assert self._dlx is not None
+        headers = dict(message.headers or {})
+        headers[DEAD_REASON_HEADER] = reason[:1000]
+        headers["x-uhrwerk-dead-at"] = time.time()
+        await self._dlx.publish(
+            aio_pika.Message(
+                bytes(message.body),
+                headers=headers,
+                content_type=message.content_type,
+                correlation_id=message.correlation_id,
+                reply_to=message.reply_to,
+                message_id=message.message_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=self.stage.value,
+        )

@@ -1,0 +1,34 @@
+"""Run the speech-to-text worker: `python -m stt_worker`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from shared.contracts import AudioTurn, Stage
+from shared.logging import configure, get_logger
+from shared.settings import SttSettings
+from shared.worker import StageWorker
+from stt_worker import backend
+from stt_worker.handler import make_handler
+
+
+async def main() -> None:
+    settings = SttSettings()
+    configure("stt_worker", settings.log_level, settings.log_format)
+    stt = backend.build(settings)
+    get_logger(__name__).info("speech backend", backend=stt.name, language=settings.stt_language)
+    worker = StageWorker(
+        stage=Stage.STT,
+        event_type=AudioTurn,
+        handler=make_handler(stt),
+        settings=settings,
+        service="stt_worker",
+    )
+    try:
+        await worker.run()
+    finally:
+        await stt.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,25 @@
+"""The stt stage: transcribe, then hand the words to the llm stage."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from shared.contracts import AudioTurn, Envelope, TextTurn
+from shared.errors import ErrorCategory, ErrorCode, PipelineError
+from shared.logging import get_logger
+from shared.worker import Handler
+from stt_worker.backend import SpeechToText
+
+log = get_logger(__name__)
+
+
+def make_handler(backend: SpeechToText) -> Handler[AudioTurn]:
+    async def handle(turn: AudioTurn) -> AsyncIterator[Envelope]:
+        text = (await backend.transcribe(turn)).strip()
+        if not text:
+            # Silence or noise: tell the watch, and spend no LLM call on it.
+            raise PipelineError(ErrorCode.NO_SPEECH, ErrorCategory.PERMANENT, "empty transcript")
+        log.info("transcribed", chars=len(text))
+        yield TextTurn(**turn.carried(), text=text, source="speech")
+
+    return handle

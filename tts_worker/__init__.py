@@ -1,0 +1,1 @@
+"""Text-to-speech stage: SpeakRequest in, Reply (MP3) out to the asking gateway."""

@@ -1,0 +1,34 @@
+"""Run the text-to-speech worker: `python -m tts_worker`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from shared.contracts import SpeakRequest, Stage
+from shared.logging import configure, get_logger
+from shared.settings import TtsSettings
+from shared.worker import StageWorker
+from tts_worker import backend
+from tts_worker.handler import make_handler
+
+
+async def main() -> None:
+    settings = TtsSettings()
+    configure("tts_worker", settings.log_level, settings.log_format)
+    synth = backend.build(settings)
+    get_logger(__name__).info("speech synthesis", backend=synth.name, voice=settings.tts_voice)
+    worker = StageWorker(
+        stage=Stage.TTS,
+        event_type=SpeakRequest,
+        handler=make_handler(synth),
+        settings=settings,
+        service="tts_worker",
+    )
+    try:
+        await worker.run()
+    finally:
+        await synth.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
