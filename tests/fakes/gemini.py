@@ -1,0 +1,116 @@
+"""A local HTTP server speaking the Gemini REST API's `generateContent` and
+`streamGenerateContent?alt=sse`, for the real google-genai client.
+
+Its answer is computed from the request, so tests can check that history reached it:
+"Du sagtest: <last user text>. Wir sprechen seit <n> Runden."
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.background import BackgroundLoop
+
+STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+
+def answer_for(body: dict[str, Any]) -> str:
+    """The fake model's reply to a request body."""
+    user_turns = [c for c in body.get("contents", []) if c.get("role", "user") == "user"]
+    last = " ".join(p.get("text", "") for p in user_turns[-1]["parts"]) if user_turns else ""
+    return f"Du sagtest: {last}. Wir sprechen seit {len(user_turns)} Runden."
+
+
+class FakeGemini:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        """Each request: {"model", "method", "api_key", "body"}."""
+        self.failures: deque[int] = deque()
+        """HTTP status codes the next calls fail with, one per call."""
+        self.delay_s = 0.0
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._background: BackgroundLoop | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        model, _, method = request.match_info["target"].partition(":")
+        body = await request.json()
+        self.requests.append(
+            {
+                "model": model,
+                "method": method,
+                "api_key": request.headers.get("x-goog-api-key", ""),
+                "body": body,
+            }
+        )
+        await asyncio.sleep(self.delay_s)
+        if self.failures:
+            status = self.failures.popleft()
+            error = {"code": status, "message": "scripted failure", "status": STATUS_NAMES[status]}
+            return web.json_response({"error": error}, status=status)
+        text = answer_for(body)
+        if method == "streamGenerateContent":
+            return await self._stream(request, text)
+        return web.json_response(_response(text, "STOP"))
+
+    async def _stream(self, request: web.Request, text: str) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        words = text.split(" ")
+        for i, word in enumerate(words):
+            last = i == len(words) - 1
+            chunk = _response(word + ("" if last else " "), "STOP" if last else None)
+            await response.write(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
+        await response.write_eof()
+        return response
+
+    async def start(self, port: int = 0) -> int:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post(r"/{version}/models/{target:[^/]+}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def start_in_background(self) -> FakeGemini:
+        self._background = BackgroundLoop()
+        self._background.run(self.start)
+        return self
+
+    def stop_background(self) -> None:
+        if self._background is not None:
+            self._background.run(self.stop)
+            self._background.close()
+
+
+def _response(text: str, finish: str | None) -> dict[str, Any]:
+    candidate: dict[str, Any] = {
+        "content": {"role": "model", "parts": [{"text": text}]},
+        "index": 0,
+    }
+    if finish:
+        candidate["finishReason"] = finish
+    return {"candidates": [candidate], "modelVersion": "fake-gemini"}

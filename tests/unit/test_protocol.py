@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from gateway.protocol import AudioRequest, Limits, TextRequest, parse, reply_frame
+from shared.contracts import Reply
+from shared.errors import ErrorCode, PipelineError
+from tests.fakes.audio import matroska_mp3, wav, webm_opus
+
+LIMITS = Limits(max_text_chars=50, max_audio_seconds=5.0)
+
+
+def audio_frame(data: bytes | str, **extra: object) -> str:
+    encoded = base64.b64encode(data).decode() if isinstance(data, bytes) else data
+    return json.dumps({"type": "audio", "data": encoded, "format": "webm", **extra})
+
+
+def error_of(raw: str) -> ErrorCode:
+    with pytest.raises(PipelineError) as caught:
+        parse(raw, LIMITS)
+    return caught.value.code
+
+
+def test_text_message_is_accepted_and_trimmed() -> None:
+    assert parse('{"type":"text","message":"  Hallo Uhr  "}', LIMITS) == TextRequest("Hallo Uhr")
+
+
+def test_mediarecorder_webm_opus_is_accepted_with_its_length() -> None:
+    clip = webm_opus("Wie spät ist es", seconds=2.0)
+    request = parse(audio_frame(clip), LIMITS)
+    assert isinstance(request, AudioRequest)
+    assert request.audio == clip
+    assert request.info.sample_rate == 48000
+    assert request.info.duration_s == pytest.approx(2.0, abs=0.05)
+
+
+def test_data_url_prefix_is_tolerated() -> None:
+    clip = webm_opus("x")
+    url = "data:audio/webm;codecs=opus;base64," + base64.b64encode(clip).decode()
+    request = parse(audio_frame(url, format="audio/webm; codecs=opus"), LIMITS)
+    assert isinstance(request, AudioRequest) and request.audio == clip
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("{not json", ErrorCode.INVALID_JSON),
+        ("[1, 2]", ErrorCode.INVALID_JSON),
+        ('{"type":"video"}', ErrorCode.UNKNOWN_TYPE),
+        ('{"message":"no type"}', ErrorCode.UNKNOWN_TYPE),
+        ('{"type":["text"]}', ErrorCode.UNKNOWN_TYPE),
+        ('{"type":"text"}', ErrorCode.INVALID_FIELD),
+        ('{"type":"text","message":42}', ErrorCode.INVALID_FIELD),
+        ('{"type":"text","message":"   "}', ErrorCode.EMPTY_TEXT),
+        ('{"type":"text","message":"' + "a" * 51 + '"}', ErrorCode.TEXT_TOO_LONG),
+        ('{"type":"audio"}', ErrorCode.MISSING_AUDIO),
+        ('{"type":"audio","data":""}', ErrorCode.MISSING_AUDIO),
+        ('{"type":"audio","data":123}', ErrorCode.INVALID_FIELD),
+        ('{"type":"audio","data":"AAAA","format":7}', ErrorCode.INVALID_FIELD),
+        ('{"type":"audio","data":"AAAA","format":"mp3"}', ErrorCode.UNSUPPORTED_AUDIO),
+        ('{"type":"audio","data":"not base64!!"}', ErrorCode.INVALID_BASE64),
+        ("[" * 100000 + "]" * 100000, ErrorCode.INVALID_JSON),
+    ],
+)
+def test_malformed_messages_get_their_own_error(raw: str, code: ErrorCode) -> None:
+    assert error_of(raw) is code
+
+
+@pytest.mark.parametrize("make", [wav, matroska_mp3, lambda: b"\x1a\x45\xdf\xa3webm" + b"\0" * 100])
+def test_audio_that_is_not_webm_opus_is_rejected(make: object) -> None:
+    assert error_of(audio_frame(make())) is ErrorCode.UNSUPPORTED_AUDIO  # type: ignore[operator]
+
+
+def test_truncated_webm_is_rejected() -> None:
+    clip = webm_opus("x")
+    assert error_of(audio_frame(clip[:150])) is ErrorCode.UNSUPPORTED_AUDIO
+
+
+def test_too_long_recording_is_rejected() -> None:
+    assert error_of(audio_frame(webm_opus("x", seconds=6.0))) is ErrorCode.AUDIO_TOO_LONG
+
+
+def test_error_text_never_leaks_exception_text() -> None:
+    with pytest.raises(PipelineError) as caught:
+        parse(audio_frame(b"\x1a\x45\xdf\xa3webm" + b"\0" * 100), LIMITS)
+    assert "Errno" not in caught.value.message and "ffmpeg" not in caught.value.message.lower()
+
+
+def test_reply_frame_has_the_seed_shape() -> None:
+    reply = Reply(
+        turn_id="t",
+        session_id="s",
+        reply_to="r",
+        deadline=0.0,
+        audio=b"\xff\xfb",
+        text="Antwort",
+        transcript="Frage",
+        timings={"llm": 5.0},
+    )
+    frame = json.loads(reply_frame(reply, 42.0))
+    assert frame["text_response"] == "Antwort"
+    assert base64.b64decode(frame["audio_base64"]) == b"\xff\xfb"
+    assert frame["audio_format"] == "mp3"
+    assert frame["transcript"] == "Frage"
+    assert frame["timings"] == {"llm": 5.0, "total": 42.0}
+    assert "error" not in frame
+
+
+def test_error_reply_frame() -> None:
+    reply = Reply(
+        turn_id="t",
+        session_id="s",
+        reply_to="r",
+        deadline=0.0,
+        error_code="no_speech",
+        error_message="Nichts verstanden.",
+    )
+    frame = json.loads(reply_frame(reply, 1.0))
+    assert frame["error"] == "Nichts verstanden."
+    assert frame["code"] == "no_speech"
+    assert "text_response" not in frame
