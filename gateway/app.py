@@ -130,14 +130,14 @@ class Gateway:
 
     async def _start_turn(self, conn: Connection, request: TextRequest | AudioRequest) -> None:
         turn_id = uuid.uuid4().hex
-        deadline = time.time() + self.settings.turn_timeout_s
+        deadline_ms = int((time.time() + self.settings.turn_timeout_s) * 1000)
         event: Envelope
         if isinstance(request, AudioRequest):
             event = AudioTurn(
                 turn_id=turn_id,
                 session_id=conn.session_id,
                 reply_to=self.reply_queue,
-                deadline=deadline,
+                deadline_ms=deadline_ms,
                 audio=request.audio,
                 sample_rate=request.info.sample_rate,
             )
@@ -146,7 +146,7 @@ class Gateway:
                 turn_id=turn_id,
                 session_id=conn.session_id,
                 reply_to=self.reply_queue,
-                deadline=deadline,
+                deadline_ms=deadline_ms,
                 text=request.text,
                 source="text",
             )

@@ -123,7 +123,7 @@ def error_frame(code: ErrorCode | str, message: str | None = None, turn_id: str 
 
 def reply_frame(reply: Reply, total_ms: float) -> str:
     """The watch's JSON for a reply from the pipeline."""
-    timings = {**reply.timings, "total": round(total_ms, 1)}
+    timings = {k: round(v, 1) for k, v in reply.timings.items()} | {"total": round(total_ms, 1)}
     if reply.is_error:
         frame: dict[str, Any] = {
             "error": reply.error_message or MESSAGES[ErrorCode.INTERNAL],

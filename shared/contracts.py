@@ -44,8 +44,9 @@ class Envelope:
     """The conversation this turn belongs to; history is kept per session."""
     reply_to: str
     """Name of the reply queue of the gateway instance holding the watch's connection."""
-    deadline: float
-    """Unix time (seconds) after which nobody waits for this turn any more."""
+    deadline_ms: int
+    """Unix time in milliseconds after which nobody waits for this turn any more.
+    (An integer: AMQP headers carry Python floats as 32-bit, too coarse for a clock.)"""
     seq: int = 0
     """Position of this chunk within the turn's output of one stage, from 0."""
     final: bool = True
@@ -55,6 +56,11 @@ class Envelope:
 
     KIND: ClassVar[str] = ""
     BODY: ClassVar[str] = ""
+
+    @property
+    def deadline(self) -> float:
+        """The deadline as Unix time in seconds."""
+        return self.deadline_ms / 1000
 
     def expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.deadline
@@ -69,7 +75,7 @@ class Envelope:
             "turn_id": self.turn_id,
             "session_id": self.session_id,
             "reply_to": self.reply_to,
-            "deadline": self.deadline,
+            "deadline_ms": self.deadline_ms,
             "timings": self.timings,
         }
 

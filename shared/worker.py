@@ -46,7 +46,7 @@ def error_reply(event: Envelope, error: PipelineError, timings: dict[str, float]
         turn_id=event.turn_id,
         session_id=event.session_id,
         reply_to=event.reply_to,
-        deadline=event.deadline,
+        deadline_ms=event.deadline_ms,
         seq=0,
         final=True,
         timings=timings,

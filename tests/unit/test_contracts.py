@@ -4,6 +4,8 @@ import time
 from typing import Any
 
 import aio_pika
+import pamqp.decode
+import pamqp.encode
 import pytest
 
 from shared.broker import ROUTES
@@ -24,15 +26,16 @@ def envelope() -> dict[str, object]:
         "turn_id": "turn-1",
         "session_id": "sess-1",
         "reply_to": "q.reply.g1",
-        "deadline": time.time() + 30,
+        "deadline_ms": int(time.time() * 1000) + 30_000,
         "timings": {"stt": 12.5},
     }
 
 
 def roundtrip(event: object, cls: type) -> object:
+    """Encode, pass the headers through AMQP's own wire encoding, decode."""
     message = encode(event)  # type: ignore[arg-type]
-    incoming = aio_pika.Message(message.body, headers=message.headers)
-    return decode(incoming, cls)
+    _, headers = pamqp.decode.field_table(pamqp.encode.field_table(dict(message.headers or {})))
+    return decode(aio_pika.Message(message.body, headers=headers), cls)
 
 
 def test_audio_travels_as_raw_bytes_in_the_body() -> None:
@@ -70,7 +73,7 @@ def test_wrong_kind_is_a_contract_error() -> None:
     ("change", "error"),
     [
         ({"turn_id": None}, "lacks header 'turn_id'"),
-        ({"deadline": "soon"}, "deadline must be float"),
+        ({"deadline_ms": "soon"}, "deadline_ms must be int"),
         ({"seq": True}, "seq must be an integer"),
         ({"source": "telepathy"}, "source='telepathy' is not one of"),
         ({"timings": {"stt": "fast"}}, "timings must be a table of numbers"),
@@ -99,8 +102,15 @@ def test_routes_cover_every_stage_once() -> None:
     assert sorted(ROUTES.values()) == sorted(Stage)
 
 
+def test_deadline_survives_the_broker_to_the_millisecond() -> None:
+    deadline_ms = int(time.time() * 1000) + 1234
+    event = TextTurn(**{**envelope(), "deadline_ms": deadline_ms}, text="x")  # type: ignore[arg-type]
+    decoded = roundtrip(event, TextTurn)
+    assert decoded.deadline_ms == deadline_ms  # type: ignore[attr-defined]
+
+
 def test_deadline_helpers() -> None:
-    event = TextTurn(**{**envelope(), "deadline": 100.0}, text="x")  # type: ignore[arg-type]
+    event = TextTurn(**{**envelope(), "deadline_ms": 100_000}, text="x")  # type: ignore[arg-type]
     assert event.expired(now=100.0)
     assert not event.expired(now=99.0)
     assert event.remaining(now=90.0) == 10.0

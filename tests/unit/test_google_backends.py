@@ -26,7 +26,7 @@ def audio_turn(audio: bytes, deadline_s: float = 10.0) -> AudioTurn:
         turn_id="t1",
         session_id="s1",
         reply_to="r",
-        deadline=time.time() + deadline_s,
+        deadline_ms=int((time.time() + deadline_s) * 1000),
         audio=audio,
         sample_rate=48000,
     )

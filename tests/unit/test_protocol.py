@@ -94,7 +94,7 @@ def test_reply_frame_has_the_seed_shape() -> None:
         turn_id="t",
         session_id="s",
         reply_to="r",
-        deadline=0.0,
+        deadline_ms=0,
         audio=b"\xff\xfb",
         text="Antwort",
         transcript="Frage",
@@ -114,7 +114,7 @@ def test_error_reply_frame() -> None:
         turn_id="t",
         session_id="s",
         reply_to="r",
-        deadline=0.0,
+        deadline_ms=0,
         error_code="no_speech",
         error_message="Nichts verstanden.",
     )
