@@ -33,9 +33,11 @@ def gateway(stack: Stack) -> Iterator[int]:
 
 @pytest.fixture
 async def ws(gateway: int) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(f"http://127.0.0.1:{gateway}/ws") as socket:
-            yield socket
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"http://127.0.0.1:{gateway}/ws") as socket,
+    ):
+        yield socket
 
 
 async def ask(
@@ -169,19 +171,19 @@ async def test_transient_backend_failure_is_retried(
 
 async def test_two_gateways_each_get_only_their_own_replies(stack: Stack, gateway: int) -> None:
     _, second = stack.start_gateway("g2", GATEWAY_ID="g2")
-    async with aiohttp.ClientSession() as session:
-        async with (
-            session.ws_connect(f"http://127.0.0.1:{gateway}/ws") as one,
-            session.ws_connect(f"http://127.0.0.1:{second}/ws") as two,
-        ):
-            replies = await asyncio.gather(
-                ask(one, {"type": "text", "message": "Eins"}),
-                ask(two, {"type": "text", "message": "Zwei"}),
-            )
-            assert replies[0]["text_response"].startswith("Du sagtest: Eins.")
-            assert replies[1]["text_response"].startswith("Du sagtest: Zwei.")
-            await assert_silent(one, 0.5)
-            await assert_silent(two, 0.5)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"http://127.0.0.1:{gateway}/ws") as one,
+        session.ws_connect(f"http://127.0.0.1:{second}/ws") as two,
+    ):
+        replies = await asyncio.gather(
+            ask(one, {"type": "text", "message": "Eins"}),
+            ask(two, {"type": "text", "message": "Zwei"}),
+        )
+        assert replies[0]["text_response"].startswith("Du sagtest: Eins.")
+        assert replies[1]["text_response"].startswith("Du sagtest: Zwei.")
+        await assert_silent(one, 0.5)
+        await assert_silent(two, 0.5)
     delivered = [
         e for e in stack.services["g2"].log_events() if e.get("event") == "reply delivered"
     ]
@@ -211,10 +213,12 @@ async def test_a_turn_past_its_deadline_gets_a_timeout_error(
 ) -> None:
     _, port = stack.start_gateway("short", GATEWAY_ID="short", TURN_TIMEOUT_S="1.5")
     gemini_fake.delay_s = 4.0
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(f"http://127.0.0.1:{port}/ws") as socket:
-            started = time.monotonic()
-            reply = await ask(socket, {"type": "text", "message": "Langsam"})
-            assert reply["code"] == "timeout"
-            assert 1.4 < time.monotonic() - started < 3.0
-            await assert_silent(socket, 4.0)  # the late answer never arrives
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"http://127.0.0.1:{port}/ws") as socket,
+    ):
+        started = time.monotonic()
+        reply = await ask(socket, {"type": "text", "message": "Langsam"})
+        assert reply["code"] == "timeout"
+        assert 1.4 < time.monotonic() - started < 3.0
+        await assert_silent(socket, 4.0)  # the late answer never arrives
