@@ -1,0 +1,48 @@
+# Uhrwerk: `make run` starts the pipeline, `make test` checks everything.
+# Every target installs what is missing first, so both work on a fresh clone.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run demo test test-quick lint compose-check clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing Uhrwerk with its dev tools"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
+	@touch $@
+
+# The four services in the foreground (honcho), against RabbitMQ and Redis on localhost.
+run: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
+
+# The same pipeline against local fake Google servers: no credentials, canned answers.
+demo: install
+	PATH="$(abspath $(BIN)):$$PATH" \
+	GOOGLE_PLAINTEXT_ENDPOINTS=true \
+	STT_GOOGLE_ENDPOINT=127.0.0.1:50071 TTS_GOOGLE_ENDPOINT=127.0.0.1:50071 \
+	GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:50072 GEMINI_API_KEY=demo \
+	$(BIN)/honcho start -f Procfile.demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+# Unit tests only: no broker, no processes.
+test-quick: install
+	$(BIN)/pytest -m "not broker"
+
+compose-check:
+	docker-compose -f docker-compose.yml config --quiet
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

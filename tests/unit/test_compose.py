@@ -1,0 +1,54 @@
+"""The compose file is valid for docker-compose (no engine needed) and names every service."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+needs_compose = pytest.mark.skipif(
+    shutil.which("docker-compose") is None,
+    reason="docker-compose not installed (.ci/run installs it)",
+)
+
+
+def compose(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+@needs_compose
+def test_compose_file_is_valid() -> None:
+    result = compose("config", "--quiet")
+    assert result.returncode == 0, result.stderr
+
+
+@needs_compose
+def test_compose_runs_the_whole_pipeline() -> None:
+    services = set(compose("config", "--services").stdout.split())
+    assert services == {"rabbitmq", "redis", "gateway", "stt_worker", "llm_worker", "tts_worker"}
+
+
+@needs_compose
+def test_broker_and_redis_are_health_checked_and_redis_persists() -> None:
+    config = compose("config").stdout
+    assert config.count("healthcheck:") >= 3
+    assert "--appendonly" in config and "condition: service_healthy" in config
+
+
+def test_image_runs_as_non_root() -> None:
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    assert lines.index(f"USER {users[-1]}") > max(
+        i for i, line in enumerate(lines) if line.startswith("RUN ")
+    )
