@@ -222,3 +222,34 @@ async def test_a_turn_past_its_deadline_gets_a_timeout_error(
         assert reply["code"] == "timeout"
         assert 1.4 < time.monotonic() - started < 3.0
         await assert_silent(socket, 4.0)  # the late answer never arrives
+
+
+def test_a_worker_without_broker_keeps_retrying_with_a_clear_log_line(stack: Stack) -> None:
+    service = stack.start("tts_worker", "tts_no_broker", AMQP_URL="amqp://guest:guest@127.0.0.1:1/")
+    try:
+        service.wait_for_log("broker unreachable, retrying", timeout=20)
+        time.sleep(1.5)
+        assert service.process.poll() is None
+        retries = [
+            e for e in service.log_events() if e.get("event") == "broker unreachable, retrying"
+        ]
+        assert len(retries) >= 2
+        assert all("guest:guest" not in str(e.get("url")) for e in retries)  # password redacted
+    finally:
+        service.stop()
+
+
+def test_missing_credentials_stop_a_worker_with_one_line(stack: Stack) -> None:
+    service = stack.start(
+        "stt_worker",
+        "stt_no_credentials",
+        GOOGLE_PLAINTEXT_ENDPOINTS="false",
+        GOOGLE_APPLICATION_CREDENTIALS="",
+        HOME="/nonexistent",
+    )
+    assert service.process.wait(30) != 0
+    output = service.log_path.read_text().strip().splitlines()
+    assert output[-1].startswith(
+        "stt_worker: no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS"
+    )
+    assert not any("Traceback" in line for line in output)
