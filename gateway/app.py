@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 import uuid
@@ -13,11 +14,22 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aiohttp import WSMsgType, web
 
-from gateway.protocol import AudioRequest, Limits, TextRequest, error_frame, parse
+from gateway.protocol import (
+    AudioRequest,
+    HelloRequest,
+    Limits,
+    ResetRequest,
+    TurnRequest,
+    error_frame,
+    parse,
+    valid_session_id,
+)
 from gateway.turns import PendingTurn, PendingTurns
 from shared.broker import Publisher, connect, open_channel
 from shared.contracts import AudioTurn, Envelope, Reply, TextTurn, decode
 from shared.errors import ContractError, ErrorCode, PipelineError
+from shared.history import HistoryStore, HistoryUnavailable, history_limits
+from shared.ledger import redis_client
 from shared.logging import get_logger
 from shared.settings import GatewaySettings
 from shared.topology import Topology, declare, declare_reply_queue
@@ -35,6 +47,8 @@ class Connection:
 
     ws: web.WebSocketResponse
     session_id: str
+    identity: str = "anonymous"
+    """Who is connected; until authentication exists, everyone is anonymous."""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -45,12 +59,20 @@ class Connection:
             await self.ws.send_str(frame)
 
 
+def new_session_id() -> str:
+    """128 random bits, URL-safe."""
+    return secrets.token_urlsafe(16)
+
+
 class Gateway:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
         self.gateway_id = settings.gateway_id or uuid.uuid4().hex[:12]
         self.topology = Topology(settings.topology_prefix)
-        self.pending = PendingTurns()
+        self.pending = PendingTurns(on_failed=self._forget_failed_turn)
+        self.history = HistoryStore(
+            redis_client(settings.redis_url), settings.topology_prefix, history_limits(settings)
+        )
         self.limits = Limits(settings.max_text_chars, settings.max_audio_seconds)
         self._connection: AbstractRobustConnection | None = None
         self._publisher: Publisher | None = None
@@ -90,13 +112,28 @@ class Gateway:
         return web.json_response(body, status=200 if broker_ok else 503)
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        asked = request.query.get("session")
+        if asked is not None:
+            try:
+                session_id = valid_session_id(asked)
+            except PipelineError as exc:
+                raise web.HTTPBadRequest(
+                    text=error_frame(exc.code), content_type="application/json"
+                ) from None
+        else:
+            session_id = new_session_id()
         # Frames up to 4x the limit are read and answered with an error; larger ones
         # make aiohttp close the connection (1009), so memory stays bounded.
         ws = web.WebSocketResponse(max_msg_size=4 * self.settings.max_message_bytes, heartbeat=30)
         await ws.prepare(request)
-        conn = Connection(ws=ws, session_id=secrets.token_urlsafe(16))
-        with structlog.contextvars.bound_contextvars(session_id=conn.session_id):
-            log.info("watch connected", remote=request.remote)
+        conn = Connection(ws=ws, session_id=session_id)
+        with structlog.contextvars.bound_contextvars(connection_id=conn.id):
+            log.info(
+                "watch connected",
+                remote=request.remote,
+                session_id=conn.session_id,
+                resumed=asked is not None,
+            )
             try:
                 async for msg in ws:
                     if msg.type is WSMsgType.TEXT:
@@ -123,12 +160,39 @@ class Gateway:
             log.info("rejected frame", code=exc.code.value, detail=exc.detail)
             await conn.send(error_frame(exc.code, exc.message))
             return
+        if isinstance(request, HelloRequest):
+            conn.session_id = request.session_id or conn.session_id
+            log.info("hello", session_id=conn.session_id, resumed=request.session_id is not None)
+            await conn.send(json.dumps({"type": "hello", "session_id": conn.session_id}))
+            return
+        if isinstance(request, ResetRequest):
+            await self._reset(conn)
+            return
         if self.pending.count_for(conn.id) >= self.settings.max_pending_turns:
             await conn.send(error_frame(ErrorCode.BUSY))
             return
         await self._start_turn(conn, request)
 
-    async def _start_turn(self, conn: Connection, request: TextRequest | AudioRequest) -> None:
+    async def _reset(self, conn: Connection) -> None:
+        try:
+            cleared = await self.history.clear(conn.identity, conn.session_id)
+        except HistoryUnavailable as exc:
+            log.warning("reset failed, memory unavailable", error=str(exc))
+            await conn.send(error_frame(ErrorCode.MEMORY_UNAVAILABLE))
+            return
+        log.info("session memory cleared", session_id=conn.session_id, had_memory=cleared)
+        await conn.send(json.dumps({"type": "reset", "session_id": conn.session_id}))
+
+    async def _forget_failed_turn(self, turn: PendingTurn) -> None:
+        """A failed or timed-out turn must leave nothing in the session's memory."""
+        try:
+            await self.history.forget_turn(turn.identity, turn.session_id, turn.turn_id)
+        except HistoryUnavailable as exc:
+            log.warning(
+                "could not take back a failed turn's memory", turn_id=turn.turn_id, error=str(exc)
+            )
+
+    async def _start_turn(self, conn: Connection, request: TurnRequest) -> None:
         turn_id = uuid.uuid4().hex
         deadline_ms = int((time.time() + self.settings.turn_timeout_s) * 1000)
         event: Envelope
@@ -136,6 +200,7 @@ class Gateway:
             event = AudioTurn(
                 turn_id=turn_id,
                 session_id=conn.session_id,
+                identity=conn.identity,
                 reply_to=self.reply_queue,
                 deadline_ms=deadline_ms,
                 audio=request.audio,
@@ -145,13 +210,14 @@ class Gateway:
             event = TextTurn(
                 turn_id=turn_id,
                 session_id=conn.session_id,
+                identity=conn.identity,
                 reply_to=self.reply_queue,
                 deadline_ms=deadline_ms,
                 text=request.text,
                 source="text",
             )
         self.pending.add(
-            PendingTurn(turn_id, conn.session_id, conn.id, conn.send),
+            PendingTurn(turn_id, conn.session_id, conn.identity, conn.id, conn.send),
             self.settings.turn_timeout_s,
         )
         try:
@@ -163,7 +229,7 @@ class Gateway:
             self.pending.fail(turn_id)
             await conn.send(error_frame(ErrorCode.UNAVAILABLE, turn_id=turn_id))
             return
-        log.info("turn accepted", turn_id=turn_id, kind=event.KIND)
+        log.info("turn accepted", turn_id=turn_id, session_id=conn.session_id, kind=event.KIND)
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         try:

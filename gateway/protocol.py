@@ -3,6 +3,10 @@
 In (the original watch client's shapes):
     {"type": "text",  "message": "Wie spät ist es?"}
     {"type": "audio", "data": "<base64 WebM/Opus>", "format": "webm"}
+and, for clients that keep a conversation across connections:
+    {"type": "hello", "session_id": "<id to continue, optional>"}
+        answered {"type": "hello", "session_id": "<the id to reuse>"}
+    {"type": "reset"}   answered {"type": "reset", "session_id": "..."}
 Out:
     {"text_response": "...", "audio_base64": "<base64 MP3>", "audio_format": "mp3",
      "transcript": "...", "turn_id": "...", "timings": {...}}
@@ -17,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +43,28 @@ class AudioRequest:
     info: AudioInfo
 
 
-Request = TextRequest | AudioRequest
+@dataclass(frozen=True)
+class HelloRequest:
+    session_id: str | None
+    """The session to continue; None asks the server for a fresh one."""
+
+
+@dataclass(frozen=True)
+class ResetRequest:
+    pass
+
+
+Request = TextRequest | AudioRequest | HelloRequest | ResetRequest
+TurnRequest = TextRequest | AudioRequest
+
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,128}")
+"""What a client-chosen session id may look like: long enough not to be guessed."""
+
+
+def valid_session_id(value: object) -> str:
+    if not isinstance(value, str) or not SESSION_ID.fullmatch(value):
+        raise protocol_error(ErrorCode.INVALID_SESSION)
+    return value
 
 
 @dataclass(frozen=True)
@@ -66,6 +92,11 @@ def parse(raw: str, limits: Limits) -> Request:
         return _parse_text(data, limits)
     if kind == "audio":
         return _parse_audio(data, limits)
+    if kind == "hello":
+        session = data.get("session_id")
+        return HelloRequest(None if session is None else valid_session_id(session))
+    if kind == "reset":
+        return ResetRequest()
     raise protocol_error(ErrorCode.UNKNOWN_TYPE, f"type={kind!r:.40}")
 
 
@@ -123,7 +154,10 @@ def error_frame(code: ErrorCode | str, message: str | None = None, turn_id: str 
 
 def reply_frame(reply: Reply, total_ms: float) -> str:
     """The watch's JSON for a reply from the pipeline."""
-    timings = {k: round(v, 1) for k, v in reply.timings.items()} | {"total": round(total_ms, 1)}
+    timings: dict[str, Any] = {k: round(v, 1) for k, v in reply.timings.items()}
+    timings["total"] = round(total_ms, 1)
+    if reply.memory:
+        timings["memory"] = reply.memory
     if reply.is_error:
         frame: dict[str, Any] = {
             "error": reply.error_message or MESSAGES[ErrorCode.INTERNAL],

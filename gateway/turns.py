@@ -27,6 +27,7 @@ Send = Callable[[str], Awaitable[None]]
 class PendingTurn:
     turn_id: str
     session_id: str
+    identity: str
     connection_id: str
     send: Send
     started: float = field(default_factory=time.perf_counter)
@@ -34,9 +35,20 @@ class PendingTurn:
     timer: asyncio.TimerHandle | None = None
 
 
+OnFailed = Callable[[PendingTurn], Awaitable[None]]
+
+
 class PendingTurns:
-    def __init__(self) -> None:
+    def __init__(self, on_failed: OnFailed | None = None) -> None:
+        """`on_failed` runs for each turn that ends in an error or a timeout."""
         self._turns: dict[str, PendingTurn] = {}
+        self._on_failed = on_failed
+        self._background: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def __len__(self) -> int:
         return len(self._turns)
@@ -60,9 +72,9 @@ class PendingTurns:
         if turn is None:
             return
         log.warning("turn timed out", turn_id=turn_id, session_id=turn.session_id)
-        asyncio.get_running_loop().create_task(
-            _send_quietly(turn.send, error_frame(ErrorCode.TIMEOUT, turn_id=turn_id))
-        )
+        self._spawn(_send_quietly(turn.send, error_frame(ErrorCode.TIMEOUT, turn_id=turn_id)))
+        if self._on_failed is not None:
+            self._spawn(self._on_failed(turn))
 
     def fail(self, turn_id: str) -> None:
         """Forget a turn that could not be published (its error is sent by the caller)."""
@@ -77,6 +89,8 @@ class PendingTurns:
         turn.delivered.add(reply.seq)
         if reply.final or reply.is_error:
             self._finish(reply.turn_id)
+        if reply.is_error and self._on_failed is not None:
+            self._spawn(self._on_failed(turn))
         total_ms = (time.perf_counter() - turn.started) * 1000
         await _send_quietly(turn.send, reply_frame(reply, total_ms))
         log.info(

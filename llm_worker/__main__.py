@@ -7,9 +7,10 @@ import asyncio
 from llm_worker import backend
 from llm_worker.handler import make_handler
 from shared.contracts import Stage, TextTurn
-from shared.history import HistoryStore
+from shared.history import HistoryStore, history_limits
 from shared.ledger import redis_client
 from shared.logging import configure, get_logger
+from shared.session_lock import SessionLocks
 from shared.settings import LlmSettings
 from shared.worker import StageWorker
 
@@ -19,11 +20,13 @@ async def main() -> None:
     configure("llm_worker", settings.log_level, settings.log_format)
     llm = backend.build(settings)
     get_logger(__name__).info("language model", backend=llm.name, model=settings.gemini_model)
-    history = HistoryStore(redis_client(settings.redis_url), settings.topology_prefix)
+    client = redis_client(settings.redis_url)
+    history = HistoryStore(client, settings.topology_prefix, history_limits(settings))
+    locks = SessionLocks(client, settings.topology_prefix)
     worker = StageWorker(
         stage=Stage.LLM,
         event_type=TextTurn,
-        handler=make_handler(llm, history, settings),
+        handler=make_handler(llm, history, locks),
         settings=settings,
         service="llm_worker",
     )

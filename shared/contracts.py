@@ -42,6 +42,9 @@ class Envelope:
     """Unique id of one question-and-answer exchange; the de-duplication key."""
     session_id: str
     """The conversation this turn belongs to; history is kept per session."""
+    identity: str = "anonymous"
+    """Who is talking (an authenticated user later); part of every history key, so
+    no session can be read through another identity."""
     reply_to: str
     """Name of the reply queue of the gateway instance holding the watch's connection."""
     deadline_ms: int
@@ -53,6 +56,9 @@ class Envelope:
     """True on the last chunk of a stage's output for this turn."""
     timings: dict[str, float] = field(default_factory=dict)
     """Milliseconds spent per stage so far, e.g. {"stt": 412.0, "llm": 903.5}."""
+    memory: str = ""
+    """Set by the llm stage: "ok", or "unavailable" when the answer had to be given
+    without the conversation's history (Redis unreachable)."""
 
     KIND: ClassVar[str] = ""
     BODY: ClassVar[str] = ""
@@ -74,9 +80,11 @@ class Envelope:
         return {
             "turn_id": self.turn_id,
             "session_id": self.session_id,
+            "identity": self.identity,
             "reply_to": self.reply_to,
             "deadline_ms": self.deadline_ms,
             "timings": self.timings,
+            "memory": self.memory,
         }
 
     def with_timing(self, stage: str, ms: float) -> dict[str, float]:

@@ -32,6 +32,8 @@ class ErrorCode(StrEnum):
     TOO_LARGE = "too_large"
     BINARY_FRAME = "binary_frame"
     BUSY = "busy"
+    INVALID_SESSION = "invalid_session"
+    MEMORY_UNAVAILABLE = "memory_unavailable"
     NO_SPEECH = "no_speech"
     TIMEOUT = "timeout"
     BACKEND_UNAVAILABLE = "backend_unavailable"
@@ -53,6 +55,10 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.TOO_LARGE: "Die Nachricht ist zu groß.",
     ErrorCode.BINARY_FRAME: "Nur JSON-Textnachrichten werden angenommen.",
     ErrorCode.BUSY: "Zu viele gleichzeitige Anfragen; bitte warte auf die Antwort.",
+    ErrorCode.INVALID_SESSION: (
+        "Ungültige Sitzungskennung (16 bis 128 Zeichen aus A-Z, a-z, 0-9, '-' und '_')."
+    ),
+    ErrorCode.MEMORY_UNAVAILABLE: "Das Gedächtnis ist gerade nicht erreichbar.",
     ErrorCode.NO_SPEECH: "Ich habe nichts verstanden. Bitte noch einmal sprechen.",
     ErrorCode.TIMEOUT: "Die Antwort hat zu lange gedauert. Bitte versuche es noch einmal.",
     ErrorCode.BACKEND_UNAVAILABLE: "Der Sprachdienst ist gerade nicht erreichbar.",

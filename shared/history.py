@@ -1,4 +1,14 @@
-"""Conversation memory in Redis: one list per session, newest last, bounded and expiring."""
+"""Conversation memory in Redis: one list per (identity, session), oldest first.
+
+Bounded two ways (turns and characters, oldest out first) so prompts stay small, and
+expiring after `ttl_s` without use (every read and write refreshes it).
+
+A turn's exchange is written by the llm stage once the answer exists, and taken back
+by the gateway if the turn then fails or times out (`forget_turn`). The take-back
+leaves a tombstone, checked atomically by `append`, so an llm worker that finishes
+after the gateway gave up cannot bring the failed turn back. Writes are idempotent by
+turn id: a redelivered turn does not remember itself twice.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +18,48 @@ from dataclasses import asdict, dataclass
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
+
+from shared.settings import CommonSettings
+
+TOMBSTONE_TTL_S = 3600
+
+# KEYS: history list, tombstone. ARGV: entry, turn id, max turns, max chars, ttl.
+APPEND = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+for _, item in ipairs(items) do
+  if cjson.decode(item)['turn_id'] == ARGV[2] then
+    redis.call('EXPIRE', KEYS[1], ARGV[5])
+    return 0
+  end
+end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
+items = redis.call('LRANGE', KEYS[1], 0, -1)
+local total = 0
+for _, item in ipairs(items) do total = total + cjson.decode(item)['chars'] end
+local i = 1
+while total > tonumber(ARGV[4]) and i <= #items do
+  total = total - cjson.decode(items[i])['chars']
+  redis.call('LPOP', KEYS[1])
+  i = i + 1
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+# KEYS: history list, tombstone. ARGV: turn id, tombstone ttl.
+FORGET = """
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+local removed = 0
+for _, item in ipairs(items) do
+  if cjson.decode(item)['turn_id'] == ARGV[1] then
+    removed = removed + redis.call('LREM', KEYS[1], 1, item)
+  end
+end
+return removed
+"""
 
 
 @dataclass(frozen=True)
@@ -22,46 +74,93 @@ class Exchange:
     """The answer as it was spoken."""
     at: float
     """Unix time the answer was given."""
+    chars: int = 0
+    """len(user) + len(model): what the character cap counts."""
 
 
 class HistoryUnavailable(Exception):
     """Redis could not be reached; the turn goes on without memory."""
 
 
+@dataclass(frozen=True)
+class Limits:
+    max_turns: int = 20
+    max_chars: int = 8000
+    ttl_s: int = 24 * 3600
+
+
+def history_limits(settings: CommonSettings) -> Limits:
+    return Limits(settings.history_max_turns, settings.history_max_chars, settings.history_ttl_s)
+
+
 class HistoryStore:
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
-        self._redis = client
+    def __init__(self, client: redis.Redis, prefix: str, limits: Limits = Limits()) -> None:
+        self.redis = client
         self._prefix = prefix
+        self.limits = limits
+        self._append = client.register_script(APPEND)
+        self._forget = client.register_script(FORGET)
 
-    def key(self, session_id: str) -> str:
-        return f"{self._prefix}:history:{session_id}"
+    def key(self, identity: str, session_id: str) -> str:
+        return f"{self._prefix}:history:{identity}:{session_id}"
 
-    async def load(self, session_id: str) -> list[Exchange]:
+    def _tombstone(self, identity: str, session_id: str, turn_id: str) -> str:
+        return f"{self._prefix}:forgotten:{identity}:{session_id}:{turn_id}"
+
+    async def load(self, identity: str, session_id: str) -> list[Exchange]:
+        """The session's exchanges, oldest first; refreshes the TTL."""
+        key = self.key(identity, session_id)
         try:
-            raw = await self._redis.lrange(self.key(session_id), 0, -1)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.lrange(key, 0, -1)
+                pipe.expire(key, self.limits.ttl_s)
+                raw, _ = await pipe.execute()
         except RedisError as exc:
             raise HistoryUnavailable(str(exc)) from exc
         return [Exchange(**json.loads(item)) for item in raw]
 
     async def append(
-        self, session_id: str, turn_id: str, user: str, model: str, max_turns: int, ttl_s: int
-    ) -> None:
-        """Remember one exchange, dropping the oldest beyond `max_turns`; refresh the TTL."""
-        if max_turns <= 0:
-            return
-        entry = json.dumps(asdict(Exchange(turn_id, user, model, time.time())), ensure_ascii=False)
-        key = self.key(session_id)
+        self, identity: str, session_id: str, turn_id: str, user: str, model: str
+    ) -> bool:
+        """Remember one exchange; False if it was already there or its turn was forgotten."""
+        if self.limits.max_turns <= 0 or self.limits.max_chars <= 0:
+            return False
+        entry = Exchange(turn_id, user, model, time.time(), len(user) + len(model))
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.rpush(key, entry)
-                pipe.ltrim(key, -max_turns, -1)
-                pipe.expire(key, ttl_s)
-                await pipe.execute()
+            added = await self._append(
+                keys=[
+                    self.key(identity, session_id),
+                    self._tombstone(identity, session_id, turn_id),
+                ],
+                args=[
+                    json.dumps(asdict(entry), ensure_ascii=False),
+                    turn_id,
+                    self.limits.max_turns,
+                    self.limits.max_chars,
+                    self.limits.ttl_s,
+                ],
+            )
         except RedisError as exc:
             raise HistoryUnavailable(str(exc)) from exc
+        return bool(added)
 
-    async def clear(self, session_id: str) -> None:
+    async def forget_turn(self, identity: str, session_id: str, turn_id: str) -> int:
+        """Take back a failed turn's exchange, now or whenever it is written; how many removed."""
         try:
-            await self._redis.delete(self.key(session_id))
+            removed = await self._forget(
+                keys=[
+                    self.key(identity, session_id),
+                    self._tombstone(identity, session_id, turn_id),
+                ],
+                args=[turn_id, TOMBSTONE_TTL_S],
+            )
+        except RedisError as exc:
+            raise HistoryUnavailable(str(exc)) from exc
+        return int(removed)
+
+    async def clear(self, identity: str, session_id: str) -> bool:
+        """Forget the whole session; True if there was anything."""
+        try:
+            return bool(await self.redis.delete(self.key(identity, session_id)))
         except RedisError as exc:
             raise HistoryUnavailable(str(exc)) from exc

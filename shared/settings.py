@@ -27,6 +27,12 @@ class CommonSettings(BaseSettings):
     """How many unacknowledged messages a consumer holds at once."""
     turn_timeout_s: float = Field(30.0, gt=0, le=600)
     """A turn's deadline, counted from the moment the gateway accepts it."""
+    history_max_turns: int = Field(20, ge=0, le=1000)
+    """Question-and-answer pairs remembered per session (oldest out first)."""
+    history_max_chars: int = Field(8000, ge=0)
+    """Characters remembered per session, questions and answers together."""
+    history_ttl_s: int = Field(24 * 3600, ge=60)
+    """A session's memory expires after this long without use."""
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     """`auto`: coloured console lines on a terminal, JSON lines otherwise."""
@@ -92,10 +98,6 @@ class LlmSettings(CommonSettings):
         "in ein bis drei Sätzen, in der Sprache der Frage, als gesprochener Text: "
         "ohne Markdown, Listen, Emojis oder Links."
     )
-    history_max_turns: int = Field(20, ge=0)
-    """Question-and-answer pairs remembered per session."""
-    history_ttl_s: int = Field(24 * 3600, ge=60)
-    """A session's memory expires after this long without use."""
 
     @property
     def api_key(self) -> str:

@@ -43,13 +43,7 @@ SHUTDOWN_GRACE_S = 10.0
 
 def error_reply(event: Envelope, error: PipelineError, timings: dict[str, float]) -> Reply:
     return Reply(
-        turn_id=event.turn_id,
-        session_id=event.session_id,
-        reply_to=event.reply_to,
-        deadline_ms=event.deadline_ms,
-        seq=0,
-        final=True,
-        timings=timings,
+        **(event.carried() | {"timings": timings}),
         error_code=error.code.value,
         error_message=error.message,
     )
