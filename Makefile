@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test test-quick lint compose-check clean
+.PHONY: install run demo test test-quick lint bench compose-check clean
 
 install: $(STAMP)
 
@@ -40,6 +40,10 @@ test: lint
 # Unit tests only: no broker, no processes.
 test-quick: install
 	$(BIN)/pytest -m "not broker"
+
+# Benchmarks: each prints a table against a baseline measured in the same run.
+bench: install
+	$(BIN)/python -m bench.history_bench
 
 compose-check:
 	docker-compose -f docker-compose.yml config --quiet
