@@ -5,7 +5,17 @@ import json
 
 import pytest
 
-from gateway.protocol import AudioRequest, Limits, TextRequest, parse, reply_frame
+from gateway.app import new_session_id
+from gateway.protocol import (
+    AudioRequest,
+    HelloRequest,
+    Limits,
+    ResetRequest,
+    TextRequest,
+    parse,
+    reply_frame,
+    valid_session_id,
+)
 from shared.contracts import Reply
 from shared.errors import ErrorCode, PipelineError
 from tests.fakes.audio import matroska_mp3, wav, webm_opus
@@ -122,3 +132,27 @@ def test_error_reply_frame() -> None:
     assert frame["error"] == "Nichts verstanden."
     assert frame["code"] == "no_speech"
     assert "text_response" not in frame
+
+
+def test_hello_with_and_without_a_session_id() -> None:
+    assert parse('{"type":"hello"}', LIMITS) == HelloRequest(None)
+    sid = "Abc_def-0123456789xyz"
+    assert parse(json.dumps({"type": "hello", "session_id": sid}), LIMITS) == HelloRequest(sid)
+    assert parse('{"type":"reset"}', LIMITS) == ResetRequest()
+
+
+@pytest.mark.parametrize(
+    "bad", ["short", "a" * 129, "has space in it 12345", 12345678901234567, ""]
+)
+def test_session_ids_must_be_long_and_plain(bad: object) -> None:
+    with pytest.raises(PipelineError) as caught:
+        parse(json.dumps({"type": "hello", "session_id": bad}), LIMITS)
+    assert caught.value.code is ErrorCode.INVALID_SESSION
+    with pytest.raises(PipelineError):
+        valid_session_id(bad)
+
+
+def test_server_issued_session_ids_have_128_random_bits() -> None:
+    ids = {new_session_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(i) == 22 and valid_session_id(i) == i for i in ids)  # 16 bytes, base64url
