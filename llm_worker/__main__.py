@@ -19,7 +19,7 @@ async def main() -> None:
     settings = LlmSettings()
     configure("llm_worker", settings.log_level, settings.log_format)
     llm = backend.build(settings)
-    get_logger(__name__).info("language model", backend=llm.name, model=settings.gemini_model)
+    get_logger(__name__).info("language model", backend=llm.name, model=llm.model_name)
     client = redis_client(settings.redis_url)
     history = HistoryStore(client, settings.topology_prefix, history_limits(settings))
     locks = SessionLocks(client, settings.topology_prefix)

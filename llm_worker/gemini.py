@@ -42,6 +42,10 @@ class Gemini:
         http = types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1))
         return cls(genai.Client(api_key=settings.api_key, http_options=http), settings)
 
+    @property
+    def model_name(self) -> str:
+        return self._settings.gemini_model
+
     async def answer(self, history: list[Exchange], question: str, deadline: float) -> str:
         contents = build_contents(history, question)
 

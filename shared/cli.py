@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
+
+import aiohttp
 
 from shared.history import HistoryStore, HistoryUnavailable, history_limits
 from shared.ledger import redis_client
@@ -21,6 +25,19 @@ from shared.settings import CommonSettings
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="uhrwerk", description="Uhrwerk operator tools")
     commands = parser.add_subparsers(dest="command", required=True)
+    ask = commands.add_parser("ask", help="ask a question through a running gateway")
+    ask.add_argument("question", nargs="?", help="the question as text")
+    ask.add_argument("--audio", type=Path, help="a recording (WebM/Opus, WAV, ...) instead")
+    ask.add_argument("--url", default="ws://127.0.0.1:8080/ws", help="the gateway's WebSocket")
+    ask.add_argument("--session", help="continue this session (16-128 chars)")
+    ask.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("antwort.mp3"),
+        help="where to write the spoken answer (default: antwort.mp3)",
+    )
+    ask.add_argument("--timeout", type=float, default=60.0, help="seconds to wait")
     history = commands.add_parser("history", help="show or clear a session's memory")
     actions = history.add_subparsers(dest="action", required=True)
     for name, text in (("show", "print what is remembered"), ("clear", "forget everything")):
@@ -60,10 +77,53 @@ async def history_command(args: argparse.Namespace, settings: CommonSettings) ->
     return 0
 
 
+async def ask_command(args: argparse.Namespace) -> int:
+    if (args.question is None) == (args.audio is None):
+        print("uhrwerk ask: give a question or --audio FILE, not both", file=sys.stderr)
+        return 2
+    if args.audio is not None:
+        from shared.audio import ensure_webm_opus
+
+        try:
+            clip = ensure_webm_opus(args.audio.read_bytes())
+        except (OSError, ValueError) as exc:
+            print(f"uhrwerk ask: cannot read {args.audio}: {exc}", file=sys.stderr)
+            return 2
+        frame = {"type": "audio", "data": base64.b64encode(clip).decode(), "format": "webm"}
+    else:
+        frame = {"type": "text", "message": args.question}
+    url = args.url + (f"?session={args.session}" if args.session else "")
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws,
+        ):
+            await ws.send_str(json.dumps(frame))
+            message = await ws.receive(timeout=args.timeout)
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        print(
+            f"uhrwerk ask: no answer from {args.url}: {exc or type(exc).__name__}", file=sys.stderr
+        )
+        return 2
+    if message.type is not aiohttp.WSMsgType.TEXT:
+        print(f"uhrwerk ask: unexpected frame from the gateway: {message.type}", file=sys.stderr)
+        return 2
+    reply = json.loads(message.data)
+    if "error" in reply:
+        print(f"error ({reply.get('code')}): {reply['error']}", file=sys.stderr)
+        return 1
+    print(f"transcript: {reply.get('transcript', '')}")
+    print(f"answer:     {reply['text_response']}")
+    args.output.write_bytes(base64.b64decode(reply["audio_base64"]))
+    print(f"audio:      {args.output} ({reply.get('timings', {}).get('total', '?')} ms)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = CommonSettings()
-    return asyncio.run(history_command(args, settings))
+    if args.command == "ask":
+        return asyncio.run(ask_command(args))
+    return asyncio.run(history_command(args, CommonSettings()))
 
 
 if __name__ == "__main__":

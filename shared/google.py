@@ -55,6 +55,18 @@ def classify(exc: BaseException) -> ErrorCategory:
     return ErrorCategory.PERMANENT
 
 
+def has_application_credentials() -> bool:
+    """Whether google-auth finds credentials (without probing a metadata server)."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        google.auth.default()
+    except DefaultCredentialsError:
+        return False
+    return True
+
+
 def require_application_credentials(service: str) -> None:
     """Exit with one line saying what to set when no Google credentials are found."""
     import google.auth

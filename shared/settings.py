@@ -33,6 +33,8 @@ class CommonSettings(BaseSettings):
     """Characters remembered per session, questions and answers together."""
     history_ttl_s: int = Field(24 * 3600, ge=60)
     """A session's memory expires after this long without use."""
+    model_dir: str = ""
+    """Where packaged offline models are assembled (default ~/.cache/uhrwerk/models)."""
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     """`auto`: coloured console lines on a terminal, JSON lines otherwise."""
@@ -73,18 +75,24 @@ class GatewaySettings(CommonSettings):
 class SttSettings(CommonSettings, GoogleSettings):
     """The speech-to-text worker."""
 
-    stt_backend: Literal["google"] = "google"
-    """Which recogniser runs."""
+    stt_backend: Literal["auto", "google", "local"] = "auto"
+    """`auto`: Google where credentials are configured, the local Whisper otherwise."""
     stt_language: str = "de-DE"
     """BCP-47 language of the speech."""
     stt_google_endpoint: str = "speech.googleapis.com:443"
     """host:port of the Speech API."""
+    stt_local_model: str = ""
+    """A CTranslate2 Whisper model folder; empty: Whisper base from its PyPI packages."""
+    stt_beam_size: int = Field(1, ge=1, le=10)
+    """Beam search width of the local recogniser (1 is greedy and fastest)."""
+    stt_threads: int = Field(2, ge=1, le=64)
 
 
 class LlmSettings(CommonSettings):
     """The language-model worker."""
 
-    llm_backend: Literal["google"] = "google"
+    llm_backend: Literal["auto", "google", "local"] = "auto"
+    """`auto`: Gemini where an API key is configured, the local model otherwise."""
     gemini_model: str = "gemini-flash-latest"
     """Gemini model name; pin a versioned one (e.g. gemini-3.5-flash-lite) in production."""
     gemini_api_key: str = ""
@@ -93,6 +101,12 @@ class LlmSettings(CommonSettings):
     gemini_attempts: int = Field(3, ge=1, le=10)
     gemini_call_timeout_s: float = Field(20.0, gt=0, le=300)
     max_output_tokens: int = Field(512, ge=16)
+    llm_local_model: str = ""
+    """A GGUF file; empty: Qwen2.5-Coder-0.5B-Instruct from its PyPI packages."""
+    llm_local_max_tokens: int = Field(160, ge=16)
+    """Answer length cap of the local model (about 22 tokens/s on 2 cores)."""
+    llm_local_context: int = Field(4096, ge=512)
+    llm_threads: int = Field(2, ge=1, le=64)
     system_instruction: str = (
         "Du bist Uhrwerk, ein Sprachassistent auf einer Smartwatch. Antworte kurz, "
         "in ein bis drei Sätzen, in der Sprache der Frage, als gesprochener Text: "
@@ -107,7 +121,10 @@ class LlmSettings(CommonSettings):
 class TtsSettings(CommonSettings, GoogleSettings):
     """The text-to-speech worker."""
 
-    tts_backend: Literal["google"] = "google"
+    tts_backend: Literal["auto", "google", "local"] = "auto"
+    """`auto`: Google where credentials are configured, the local engines otherwise."""
+    tts_local_engine: Literal["auto", "pico", "piper", "espeak"] = "auto"
+    """`auto`: pico2wave for German, Piper for English, espeak-ng for the rest."""
     tts_language: str = "de-DE"
     tts_voice: str = "de-DE-Wavenet-F"
     tts_google_endpoint: str = "texttospeech.googleapis.com:443"

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import io
 import math
-from fractions import Fraction
 
 import av
 import lameenc
 import numpy as np
+
+from shared.audio import to_webm_opus
 
 RATE = 48000
 
@@ -25,26 +26,10 @@ def tone(
 
 
 def webm_opus(words: str | None = "Hallo Uhr", seconds: float = 1.0, silent: bool = False) -> bytes:
-    """A mono 48 kHz Opus recording in live WebM (no duration in the header), as
-    Chrome's MediaRecorder writes it."""
+    """A tone (or silence) in live WebM/Opus as MediaRecorder writes it, carrying
+    `words` in its title tag for the fake Speech server."""
     samples = np.zeros(int(seconds * RATE), dtype=np.int16) if silent else tone(seconds)
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format="webm", options={"live": "1"}) as container:
-        if words:
-            container.metadata["title"] = words
-        stream = container.add_stream("libopus", rate=RATE, layout="mono")
-        frame_size = 960
-        for start in range(0, len(samples), frame_size):
-            chunk = samples[start : start + frame_size]
-            frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-            frame.sample_rate = RATE
-            frame.pts = start
-            frame.time_base = Fraction(1, RATE)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return buf.getvalue()
+    return to_webm_opus(samples, title=words)
 
 
 def webm_words(data: bytes) -> str:

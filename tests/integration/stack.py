@@ -72,23 +72,45 @@ class Service:
         self._log.close()
 
 
+GOOGLE_VARIABLES = (
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_PLAINTEXT_ENDPOINTS",
+)
+
+
 class Stack:
-    def __init__(self, prefix: str, grpc: FakeGoogleGrpc, gemini: FakeGemini, logs: Path) -> None:
+    """Services under one topology prefix. With fakes, the Google backends talk to them;
+    without, nothing Google is configured and `auto` must pick the offline backends."""
+
+    def __init__(
+        self,
+        prefix: str,
+        grpc: FakeGoogleGrpc | None,
+        gemini: FakeGemini | None,
+        logs: Path,
+    ) -> None:
         self.prefix = prefix
         self.logs = logs
+        base = {k: v for k, v in os.environ.items() if k not in GOOGLE_VARIABLES}
         self.env = {
-            **os.environ,
+            **base,
             "AMQP_URL": AMQP_URL,
             "REDIS_URL": REDIS_URL,
             "TOPOLOGY_PREFIX": prefix,
             "LOG_FORMAT": "json",
-            "GOOGLE_PLAINTEXT_ENDPOINTS": "true",
-            "STT_GOOGLE_ENDPOINT": grpc.endpoint,
-            "TTS_GOOGLE_ENDPOINT": grpc.endpoint,
-            "GOOGLE_GEMINI_BASE_URL": gemini.base_url,
-            "GEMINI_API_KEY": "integration-key",
             "PYTHONUNBUFFERED": "1",
         }
+        if grpc is not None and gemini is not None:
+            self.env |= {
+                "GOOGLE_PLAINTEXT_ENDPOINTS": "true",
+                "STT_GOOGLE_ENDPOINT": grpc.endpoint,
+                "TTS_GOOGLE_ENDPOINT": grpc.endpoint,
+                "GOOGLE_GEMINI_BASE_URL": gemini.base_url,
+                "GEMINI_API_KEY": "integration-key",
+            }
         self.services: dict[str, Service] = {}
         self._count = 0
 
@@ -101,9 +123,11 @@ class Stack:
         self.services[name] = service
         return service
 
-    def start_worker(self, module: str, name: str | None = None, **env: str) -> Service:
+    def start_worker(
+        self, module: str, name: str | None = None, timeout: float = 30.0, **env: str
+    ) -> Service:
         service = self.start(module, name, **env)
-        service.wait_for_log("worker ready")
+        service.wait_for_log("worker ready", timeout)
         return service
 
     def start_gateway(self, name: str = "gateway", **env: str) -> tuple[Service, int]:

@@ -1,0 +1,104 @@
+"""The offline pipeline, end to end: a spoken German question to a spoken answer.
+
+    python -m bench.offline_turns [--turns 20]
+
+Starts the four services on their offline backends against the local RabbitMQ and
+Redis, sends a ~3 s German question recorded as WebM/Opus (spoken by pico2wave) over
+the watch protocol, and reports time to transcript (stt), to answer text (stt+llm) and
+to MP3 (the gateway's total), p50/p95, and each service's peak memory (VmHWM).
+Baselines in the same run: the question's own length (real time), and a typed turn
+of the same words, which skips speech recognition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import statistics
+import tempfile
+import uuid
+from pathlib import Path
+
+import aiohttp
+
+from shared.model_files import default_cache_dir
+from tests.integration.conftest import delete_topology
+from tests.integration.stack import WORKERS, Stack
+from tests.speech import spoken_webm
+
+QUESTION = "Wie wird das Wetter morgen in Berlin und in München?"
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def peak_memory_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def run_turns(port: int, frame: dict[str, str], turns: int) -> list[dict[str, float]]:
+    timings = []
+    async with aiohttp.ClientSession() as http:
+        for _ in range(turns):
+            # A fresh connection per turn: a new session, so memory does not grow.
+            async with http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+                await ws.send_str(json.dumps(frame))
+                reply = json.loads((await ws.receive(timeout=120)).data)
+            if "error" in reply:
+                raise RuntimeError(reply)
+            timings.append(reply["timings"])
+    return timings
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--turns", type=int, default=20)
+    args = parser.parse_args()
+    clip = spoken_webm(QUESTION, "de-DE")
+    from shared.audio import read_mono_48k
+
+    clip_s = len(read_mono_48k(clip)) / 48000
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(prefix, None, None, Path(tmp))
+        stack.env |= {"MODEL_DIR": str(default_cache_dir()), "HOME": tmp, "TURN_TIMEOUT_S": "120"}
+        try:
+            for worker in WORKERS:
+                stack.start_worker(worker, timeout=300)
+            _, port = stack.start_gateway("gateway", GATEWAY_ID="bench")
+            audio = {"type": "audio", "data": base64.b64encode(clip).decode(), "format": "webm"}
+            await run_turns(port, audio, 2)  # warm-up, not counted
+            spoken = await run_turns(port, audio, args.turns)
+            typed = await run_turns(port, {"type": "text", "message": QUESTION}, args.turns)
+            memory = {
+                name: peak_memory_mb(stack.services[name].process.pid)
+                for name in (*WORKERS, "gateway")
+            }
+        finally:
+            stack.stop_all()
+            await delete_topology(prefix, [f"{prefix}.reply.bench"])
+
+    rows = [
+        ("baseline: the question's length", [clip_s * 1000] * len(spoken)),
+        ("time to transcript (stt)", [t["stt"] for t in spoken]),
+        ("time to answer text (stt+llm)", [t["stt"] + t["llm"] for t in spoken]),
+        ("time to MP3 (total at gateway)", [t["total"] for t in spoken]),
+        ("baseline: typed turn, time to MP3", [t["total"] for t in typed]),
+    ]
+    print(f"offline pipeline, {args.turns} turns, question {clip_s:.2f} s: {QUESTION!r}")
+    print(f"{'measure':<36} {'p50 ms':>9} {'p95 ms':>9} {'x real time':>12}")
+    for name, values in rows:
+        p50 = statistics.median(values)
+        print(f"{name:<36} {p50:>9.0f} {p95(values):>9.0f} {p50 / (clip_s * 1000):>12.2f}")
+    print(f"{'peak memory (VmHWM)':<36} " + "  ".join(f"{k} {v:.0f} MB" for k, v in memory.items()))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,100 @@
+"""Offline speech recognition: faster-whisper (CTranslate2, int8) on the CPU.
+
+The watch's WebM/Opus is decoded in memory by PyAV (through faster-whisper's
+`decode_audio`), resampled to 16 kHz mono; Silero VAD, which ships inside
+faster-whisper, skips silence. Nothing reaches a model hub: HF_HUB_OFFLINE is set and
+the model is a local folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from shared.contracts import AudioTurn
+from shared.errors import ErrorCategory, ErrorCode, PipelineError
+from shared.logging import get_logger
+from shared.model_files import WHISPER_BASE, cache_dir, ensure
+from shared.settings import SttSettings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from faster_whisper import WhisperModel, decode_audio
+
+log = get_logger(__name__)
+
+SAMPLE_RATE = 16000
+
+
+def decode(audio: bytes) -> np.ndarray:
+    """WebM/Opus (or any container PyAV reads) to 16 kHz mono float32."""
+    try:
+        return np.asarray(decode_audio(io.BytesIO(audio), sampling_rate=SAMPLE_RATE), np.float32)
+    except Exception as exc:  # PyAV raises many kinds; all mean the same to the watch
+        raise PipelineError(
+            ErrorCode.UNSUPPORTED_AUDIO, ErrorCategory.PERMANENT, f"decode failed: {exc}"
+        ) from exc
+
+
+class LocalWhisper:
+    name = "local"
+
+    def __init__(self, model: WhisperModel, language: str, beam_size: int) -> None:
+        self._model = model
+        self._language = language.split("-")[0].lower()
+        self._beam_size = beam_size
+        # One recognition at a time: both cores go to it, and a second would only
+        # make both slower.
+        self._busy = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: SttSettings) -> LocalWhisper:
+        folder = (
+            Path(settings.stt_local_model)
+            if settings.stt_local_model
+            else ensure(WHISPER_BASE, cache_dir(settings.model_dir))
+        )
+        model = WhisperModel(
+            str(folder), device="cpu", compute_type="int8", cpu_threads=settings.stt_threads
+        )
+        backend = cls(model, settings.stt_language, settings.stt_beam_size)
+        backend.warm_up()
+        return backend
+
+    def warm_up(self) -> None:
+        """Run once on a tone, so the first watch does not pay for lazy initialisation."""
+        t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+        self._recognize(0.1 * np.sin(2 * np.pi * 220 * t).astype(np.float32))
+
+    def _recognize(self, samples: np.ndarray) -> str:
+        segments, _ = self._model.transcribe(
+            samples,
+            language=self._language,
+            beam_size=self._beam_size,
+            vad_filter=True,
+            condition_on_previous_text=False,
+        )
+        return " ".join(segment.text.strip() for segment in segments).strip()
+
+    async def transcribe(self, turn: AudioTurn) -> str:
+        samples = await asyncio.to_thread(decode, turn.audio)
+        remaining = turn.remaining()
+        if remaining <= 0:
+            raise PipelineError(ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, "deadline before STT")
+        async with self._busy:
+            try:
+                async with asyncio.timeout(turn.remaining()):
+                    return await asyncio.to_thread(self._recognize, samples)
+            except TimeoutError:
+                raise PipelineError(
+                    ErrorCode.TIMEOUT,
+                    ErrorCategory.TRANSIENT,
+                    "local recognition ran past deadline",
+                ) from None
+
+    async def close(self) -> None:
+        return None

