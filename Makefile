@@ -51,10 +51,12 @@ test-quick: install
 # Benchmarks: each prints a table against a baseline measured in the same run.
 bench: install
 	$(BIN)/python -m bench.history_bench
+	$(BIN)/python -m bench.decode_bench
 	$(BIN)/python -m bench.offline_turns
 
 compose-check:
 	docker-compose -f docker-compose.yml config --quiet
+	GEMINI_API_KEY=check docker-compose -f docker-compose.yml -f docker-compose.google.yml config --quiet
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -17,10 +21,11 @@ from google.cloud.speech_v1.types import cloud_speech
 
 from shared.contracts import Stage
 from shared.topology import DEAD_REASON_HEADER, Topology
+from tests.fakes import audio as tests_audio
 from tests.fakes.audio import mp3_duration, webm_opus
 from tests.fakes.gemini import FakeGemini, answer_for
 from tests.fakes.google_grpc import SECONDS_PER_CHAR, FakeGoogleGrpc
-from tests.integration.stack import AMQP_URL, Stack
+from tests.integration.stack import AMQP_URL, ROOT, Stack
 
 pytestmark = [pytest.mark.broker, pytest.mark.integration]
 
@@ -253,3 +258,34 @@ def test_missing_credentials_stop_a_worker_with_one_line(stack: Stack) -> None:
         "stt_worker: no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS"
     )
     assert not any("Traceback" in line for line in output)
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "shared.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_uhrwerk_ask_with_text_and_with_a_wav_recording(gateway: int, tmp_path: Path) -> None:
+    url = f"ws://127.0.0.1:{gateway}/ws"
+    typed = run_cli("ask", "Wie spät ist es?", "--url", url, cwd=tmp_path)
+    assert typed.returncode == 0, typed.stderr
+    assert "answer:     Du sagtest: Wie spät ist es?." in typed.stdout
+    assert mp3_duration((tmp_path / "antwort.mp3").read_bytes()) > 0.5
+
+    wav = tmp_path / "frage.wav"
+    wav.write_bytes(tests_audio.wav(1.0))
+    spoken = run_cli("ask", "--audio", str(wav), "--url", url, "-o", "a.mp3", cwd=tmp_path)
+    # A WAV carries no words for the fake recogniser: converted and sent, it is silence.
+    assert spoken.returncode == 1
+    assert "no_speech" in spoken.stderr
+
+    unreachable = run_cli("ask", "Hallo", "--url", "ws://127.0.0.1:1/ws", cwd=tmp_path)
+    assert unreachable.returncode == 2
+    assert "no answer from" in unreachable.stderr

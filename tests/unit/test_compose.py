@@ -52,3 +52,18 @@ def test_image_runs_as_non_root() -> None:
     assert lines.index(f"USER {users[-1]}") > max(
         i for i, line in enumerate(lines) if line.startswith("RUN ")
     )
+
+
+@needs_compose
+def test_google_override_mounts_credentials_for_every_worker() -> None:
+    result = subprocess.run(
+        ["docker-compose", "-f", "docker-compose.yml", "-f", "docker-compose.google.yml", "config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+        env={"GEMINI_API_KEY": "k", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("/run/secrets/google.json") >= 6  # env and mount, 3 workers
