@@ -248,6 +248,7 @@ def test_missing_credentials_stop_a_worker_with_one_line(stack: Stack) -> None:
     service = stack.start(
         "stt_worker",
         "stt_no_credentials",
+        STT_BACKEND="google",  # forced: `auto` would fall back to the local model
         GOOGLE_PLAINTEXT_ENDPOINTS="false",
         GOOGLE_APPLICATION_CREDENTIALS="",
         HOME="/nonexistent",
