@@ -12,7 +12,7 @@ from shared.ledger import redis_client
 from shared.logging import configure, get_logger
 from shared.session_lock import SessionLocks
 from shared.settings import LlmSettings
-from shared.worker import StageWorker
+from shared.worker import serve
 
 
 async def main() -> None:
@@ -23,17 +23,14 @@ async def main() -> None:
     client = redis_client(settings.redis_url)
     history = HistoryStore(client, settings.topology_prefix, history_limits(settings))
     locks = SessionLocks(client, settings.topology_prefix)
-    worker = StageWorker(
+    await serve(
         stage=Stage.LLM,
         event_type=TextTurn,
         handler=make_handler(llm, history, locks),
+        backend=llm,
         settings=settings,
         service="llm_worker",
     )
-    try:
-        await worker.run()
-    finally:
-        await llm.close()
 
 
 if __name__ == "__main__":

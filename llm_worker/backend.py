@@ -10,6 +10,8 @@ from shared.settings import LlmSettings
 
 class LanguageModel(Protocol):
     name: str
+    max_concurrency: int | None
+    """Calls it can usefully run at once; None for a remote service."""
 
     @property
     def model_name(self) -> str: ...

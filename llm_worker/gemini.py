@@ -28,6 +28,7 @@ def build_contents(history: list[Exchange], question: str) -> list[types.Content
 
 class Gemini:
     name = "google"
+    max_concurrency: int | None = None
 
     def __init__(self, client: genai.Client, settings: LlmSettings) -> None:
         self._client = client

@@ -34,6 +34,7 @@ def build_messages(system: str, history: list[Exchange], question: str) -> list[
 
 class LocalLlama:
     name = "local"
+    max_concurrency: int | None = 1
 
     def __init__(self, llama: Llama, settings: LlmSettings) -> None:
         self._llama = llama

@@ -18,7 +18,7 @@ import dataclasses
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import aio_pika
 import structlog
@@ -58,8 +58,10 @@ class StageWorker(Generic[In]):
         handler: Handler[In],
         settings: CommonSettings,
         service: str,
+        prefetch: int | None = None,
     ) -> None:
         self.stage = stage
+        self.prefetch = prefetch or settings.prefetch
         self.event_type = event_type
         self.handler = handler
         self.settings = settings
@@ -79,13 +81,13 @@ class StageWorker(Generic[In]):
                 loop.add_signal_handler(sig, stop.set)
         connection = await connect(self.settings.amqp_url, self.service)
         async with connection:
-            channel = await open_channel(connection, self.settings.prefetch)
+            channel = await open_channel(connection, self.prefetch)
             declared = await declare(channel, self.topology)
             self._publisher = Publisher(channel, declared.exchange)
             self._dlx = declared.dead_letter_exchange
             queue = declared.queues[self.stage]
             tag = await queue.consume(self._on_message)
-            log.info("worker ready", queue=queue.name, prefetch=self.settings.prefetch)
+            log.info("worker ready", queue=queue.name, prefetch=self.prefetch)
             await stop.wait()
             log.info("worker stopping")
             await queue.cancel(tag)
@@ -188,3 +190,43 @@ class StageWorker(Generic[In]):
             ),
             routing_key=self.stage.value,
         )
+
+
+class Backend(Protocol):
+    name: str
+    max_concurrency: int | None
+    """Calls it can usefully run at once; None for a remote service (PREFETCH decides)."""
+
+    async def close(self) -> None: ...
+
+
+def prefetch_for(backend: Backend, settings: CommonSettings) -> int:
+    """A CPU-bound local backend takes one turn beyond what it runs, so that a queue
+    served by several replicas spreads turns instead of one replica hoarding them."""
+    if backend.max_concurrency is None:
+        return settings.prefetch
+    return min(settings.prefetch, backend.max_concurrency + 1)
+
+
+async def serve(
+    *,
+    stage: Stage,
+    event_type: type[In],
+    handler: Handler[In],
+    backend: Backend,
+    settings: CommonSettings,
+    service: str,
+) -> None:
+    """Run a stage worker until SIGTERM/SIGINT, then close its backend."""
+    worker = StageWorker(
+        stage=stage,
+        event_type=event_type,
+        handler=handler,
+        settings=settings,
+        service=service,
+        prefetch=prefetch_for(backend, settings),
+    )
+    try:
+        await worker.run()
+    finally:
+        await backend.close()

@@ -7,7 +7,7 @@ import asyncio
 from shared.contracts import AudioTurn, Stage
 from shared.logging import configure, get_logger
 from shared.settings import SttSettings
-from shared.worker import StageWorker
+from shared.worker import serve
 from stt_worker import backend
 from stt_worker.handler import make_handler
 
@@ -17,17 +17,14 @@ async def main() -> None:
     configure("stt_worker", settings.log_level, settings.log_format)
     stt = backend.build(settings)
     get_logger(__name__).info("speech backend", backend=stt.name, language=settings.stt_language)
-    worker = StageWorker(
+    await serve(
         stage=Stage.STT,
         event_type=AudioTurn,
         handler=make_handler(stt),
+        backend=stt,
         settings=settings,
         service="stt_worker",
     )
-    try:
-        await worker.run()
-    finally:
-        await stt.close()
 
 
 if __name__ == "__main__":

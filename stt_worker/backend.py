@@ -11,6 +11,8 @@ from shared.settings import SttSettings
 
 class SpeechToText(Protocol):
     name: str
+    max_concurrency: int | None
+    """Calls it can usefully run at once; None for a remote service."""
 
     async def transcribe(self, turn: AudioTurn) -> str:
         """The words spoken in `turn.audio` ("" for silence); `PipelineError` on failure."""

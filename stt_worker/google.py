@@ -14,6 +14,7 @@ from shared.settings import SttSettings
 
 class GoogleSpeech:
     name = "google"
+    max_concurrency: int | None = None
 
     def __init__(self, client: speech.SpeechAsyncClient, settings: SttSettings) -> None:
         self._client = client

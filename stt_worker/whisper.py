@@ -42,6 +42,7 @@ def decode(audio: bytes) -> np.ndarray:
 
 class LocalWhisper:
     name = "local"
+    max_concurrency: int | None = 1
 
     def __init__(self, model: WhisperModel, language: str, beam_size: int) -> None:
         self._model = model

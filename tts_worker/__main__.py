@@ -7,7 +7,7 @@ import asyncio
 from shared.contracts import SpeakRequest, Stage
 from shared.logging import configure, get_logger
 from shared.settings import TtsSettings
-from shared.worker import StageWorker
+from shared.worker import serve
 from tts_worker import backend
 from tts_worker.handler import make_handler
 
@@ -17,17 +17,14 @@ async def main() -> None:
     configure("tts_worker", settings.log_level, settings.log_format)
     synth = backend.build(settings)
     get_logger(__name__).info("speech synthesis", backend=synth.name, voice=settings.tts_voice)
-    worker = StageWorker(
+    await serve(
         stage=Stage.TTS,
         event_type=SpeakRequest,
         handler=make_handler(synth),
+        backend=synth,
         settings=settings,
         service="tts_worker",
     )
-    try:
-        await worker.run()
-    finally:
-        await synth.close()
 
 
 if __name__ == "__main__":

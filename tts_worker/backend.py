@@ -10,6 +10,8 @@ from shared.settings import TtsSettings
 
 class TextToSpeech(Protocol):
     name: str
+    max_concurrency: int | None
+    """Calls it can usefully run at once; None for a remote service."""
 
     async def synthesize(self, text: str, deadline: float) -> bytes:
         """MP3 bytes speaking `text`; `PipelineError` on failure."""

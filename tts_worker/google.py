@@ -15,6 +15,7 @@ from shared.settings import TtsSettings
 
 class GoogleTextToSpeech:
     name = "google"
+    max_concurrency: int | None = None
 
     def __init__(self, client: tts.TextToSpeechAsyncClient, settings: TtsSettings) -> None:
         self._client = client

@@ -136,6 +136,7 @@ def to_mp3(speech: AudioSegment) -> bytes:
 
 class LocalTextToSpeech:
     name = "local"
+    max_concurrency: int | None = 1
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -57,7 +57,10 @@ def stack(
         yield stack
     finally:
         stack.stop_all()
-        replies = [f"{prefix}.reply.{name}" for name in ("g1", "g2", "short")]
+        replies = [
+            f"{prefix}.reply.{name}"
+            for name in ("g1", "g2", "short", "small", "restart1", "restart2")
+        ]
         asyncio.run(delete_topology(prefix, replies))
 
 

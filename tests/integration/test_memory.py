@@ -3,6 +3,7 @@ real broker and Redis, with the services as processes."""
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 
 from shared.history import HistoryStore
 from shared.ledger import redis_client
+from tests.fakes.audio import webm_opus
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import FakeGoogleGrpc
 from tests.integration.stack import REDIS_URL, Stack
@@ -171,3 +173,15 @@ async def test_concurrent_turns_of_one_session_on_two_llm_workers_are_serialized
         if any(e.get("event") == "answered" for e in stack.services[name].log_events())
     }
     assert served_by == {"llm_worker", "llm_worker_2"}
+
+
+async def test_a_spoken_turn_is_remembered_as_its_transcript(stack: Stack, gateway: int) -> None:
+    session = SESSION + "spoken"
+    clip = webm_opus("Mein Lieblingsessen ist Pizza", seconds=1.0)
+    async with aiohttp.ClientSession() as http, http.ws_connect(url(gateway, session)) as ws:
+        reply = await ask(ws, {"type": "audio", "data": base64.b64encode(clip).decode()})
+    client = redis_client(REDIS_URL)
+    (remembered,) = await HistoryStore(client, stack.prefix).load("anonymous", session)
+    await client.aclose()
+    assert remembered.user == "Mein Lieblingsessen ist Pizza"
+    assert remembered.model == reply["text_response"]

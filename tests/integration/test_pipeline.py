@@ -290,3 +290,42 @@ def test_uhrwerk_ask_with_text_and_with_a_wav_recording(gateway: int, tmp_path: 
     unreachable = run_cli("ask", "Hallo", "--url", "ws://127.0.0.1:1/ws", cwd=tmp_path)
     assert unreachable.returncode == 2
     assert "no answer from" in unreachable.stderr
+
+
+async def test_healthz_reports_the_broker(gateway: int) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{gateway}/healthz") as response,
+    ):
+        body = await response.json()
+    assert response.status == 200
+    assert body["broker"] == "connected" and body["gateway_id"] == "g1"
+
+
+async def test_too_many_turns_in_flight_get_busy(
+    ws: aiohttp.ClientWebSocketResponse, gemini_fake: FakeGemini
+) -> None:
+    gemini_fake.delay_s = 1.0
+    for i in range(5):  # the gateway allows 4 in flight per connection
+        await ws.send_str(json.dumps({"type": "text", "message": f"Tipp {i}"}))
+    replies = [await receive(ws) for _ in range(5)]
+    assert [r.get("code") for r in replies].count("busy") == 1
+    assert sum("text_response" in r for r in replies) == 4
+
+
+async def test_oversized_frames_get_an_error_and_the_connection_stays_open(
+    stack: Stack,
+) -> None:
+    _, port = stack.start_gateway("small", GATEWAY_ID="small", MAX_MESSAGE_BYTES="4096")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"http://127.0.0.1:{port}/ws") as socket,
+    ):
+        big = json.dumps({"type": "text", "message": "x" * 5000})
+        assert (await ask(socket, big))["code"] == "too_large"
+        reply = await ask(socket, {"type": "text", "message": "Klein"})
+        assert reply["text_response"].startswith("Du sagtest: Klein.")
+        await socket.send_str("y" * 20000)  # over 4x the limit: closed with 1009
+        closing = await socket.receive(timeout=5)
+        assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert socket.close_code == 1009

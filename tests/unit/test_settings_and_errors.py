@@ -142,3 +142,22 @@ async def test_retry_reports_timeout_when_the_deadline_passes() -> None:
         )
     assert caught.value.code in (ErrorCode.TIMEOUT, ErrorCode.BACKEND_UNAVAILABLE)
     assert time.monotonic() - started < 1.5
+
+
+def test_cpu_bound_backends_take_one_turn_beyond_what_they_run() -> None:
+    from shared.settings import CommonSettings
+    from shared.worker import prefetch_for
+
+    class Remote:
+        name = "google"
+        max_concurrency: int | None = None
+
+        async def close(self) -> None: ...
+
+    class Local(Remote):
+        max_concurrency: int | None = 1
+
+    settings = CommonSettings(prefetch=16)
+    assert prefetch_for(Remote(), settings) == 16
+    assert prefetch_for(Local(), settings) == 2
+    assert prefetch_for(Local(), CommonSettings(prefetch=1)) == 1
