@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Self
 
 
 class BackgroundLoop:
@@ -21,3 +21,25 @@ class BackgroundLoop:
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+
+
+class BackgroundServer:
+    """A fake server with `start`/`stop` coroutines that can also run in its own thread."""
+
+    _background: BackgroundLoop | None = None
+
+    async def start(self, port: int = 0) -> int:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    def start_in_background(self) -> Self:
+        self._background = BackgroundLoop()
+        self._background.run(self.start)
+        return self
+
+    def stop_background(self) -> None:
+        if self._background is not None:
+            self._background.run(self.stop)
+            self._background.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.background import BackgroundLoop
+from tests.fakes.background import BackgroundServer
 
 STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -34,7 +34,7 @@ def answer_for(body: dict[str, Any]) -> str:
     return f"Du sagtest: {last}. Wir sprechen seit {len(user_turns)} Runden."
 
 
-class FakeGemini:
+class FakeGemini(BackgroundServer):
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         """Each request: {"model", "method", "api_key", "body"}."""
@@ -43,7 +43,6 @@ class FakeGemini:
         self.delay_s = 0.0
         self.port = 0
         self._runner: web.AppRunner | None = None
-        self._background: BackgroundLoop | None = None
 
     @property
     def base_url(self) -> str:
@@ -94,16 +93,6 @@ class FakeGemini:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-
-    def start_in_background(self) -> FakeGemini:
-        self._background = BackgroundLoop()
-        self._background.run(self.start)
-        return self
-
-    def stop_background(self) -> None:
-        if self._background is not None:
-            self._background.run(self.stop)
-            self._background.close()
 
 
 def _response(text: str, finish: str | None) -> dict[str, Any]:

@@ -16,13 +16,13 @@ from google.cloud.speech_v1.types import cloud_speech
 from google.cloud.texttospeech_v1.types import cloud_tts
 
 from tests.fakes.audio import mp3, webm_words
-from tests.fakes.background import BackgroundLoop
+from tests.fakes.background import BackgroundServer
 
 SECONDS_PER_CHAR = 0.05
 """Length of the fake speech: proportional to the text, like real speech."""
 
 
-class FakeGoogleGrpc:
+class FakeGoogleGrpc(BackgroundServer):
     def __init__(self) -> None:
         self.recognize_requests: list[cloud_speech.RecognizeRequest] = []
         self.synthesize_requests: list[cloud_tts.SynthesizeSpeechRequest] = []
@@ -33,7 +33,6 @@ class FakeGoogleGrpc:
         """Stall every call this long (for timeout and crash tests)."""
         self.port = 0
         self._server: grpc.aio.Server | None = None
-        self._background: BackgroundLoop | None = None
 
     async def _recognize(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         self.recognize_requests.append(request)
@@ -91,13 +90,3 @@ class FakeGoogleGrpc:
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    def start_in_background(self) -> FakeGoogleGrpc:
-        self._background = BackgroundLoop()
-        self._background.run(self.start)
-        return self
-
-    def stop_background(self) -> None:
-        if self._background is not None:
-            self._background.run(self.stop)
-            self._background.close()
