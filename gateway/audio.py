@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import av
 
+from shared.audio import looks_like_webm
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
-
-EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 
 
 @dataclass(frozen=True)
@@ -27,8 +26,7 @@ class AudioInfo:
 
 def probe_webm_opus(data: bytes, max_seconds: float) -> AudioInfo:
     """Validate a WebM/Opus clip and measure it; `PipelineError` saying what is wrong."""
-    # The EBML header names its DocType in the first few dozen bytes.
-    if not data.startswith(EBML_MAGIC) or b"webm" not in data[:64]:
+    if not looks_like_webm(data):
         raise _unsupported("not a WebM container")
     try:
         with av.open(io.BytesIO(data), mode="r", format="matroska") as container:

@@ -6,21 +6,16 @@ from typing import Protocol
 
 from shared.history import Exchange
 from shared.settings import LlmSettings
+from shared.worker import Backend
 
 
-class LanguageModel(Protocol):
-    name: str
-    max_concurrency: int | None
-    """Calls it can usefully run at once; None for a remote service."""
-
+class LanguageModel(Backend, Protocol):
     @property
     def model_name(self) -> str: ...
 
     async def answer(self, history: list[Exchange], question: str, deadline: float) -> str:
         """The reply to `question` after `history` (oldest first); `PipelineError` on failure."""
         ...
-
-    async def close(self) -> None: ...
 
 
 def choose(settings: LlmSettings) -> str:

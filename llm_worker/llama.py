@@ -8,7 +8,6 @@ instruction, then alternating user/assistant turns, then the question.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.history import Exchange
 from shared.logging import get_logger
 from shared.model_files import QWEN_CODER_05B, cache_dir, ensure
+from shared.retry import run_local
 from shared.settings import LlmSettings
 
 log = get_logger(__name__)
@@ -79,15 +79,14 @@ class LocalLlama:
 
     async def answer(self, history: list[Exchange], question: str, deadline: float) -> str:
         messages = build_messages(self._settings.system_instruction, history, question)
-        max_tokens = self._settings.llm_local_max_tokens
-        async with self._busy:
-            try:
-                async with asyncio.timeout(max(0.1, deadline - time.time())):
-                    text = await asyncio.to_thread(self._generate, messages, max_tokens)
-            except TimeoutError:
-                raise PipelineError(
-                    ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, "local model ran past deadline"
-                ) from None
+        text = await run_local(
+            self._generate,
+            messages,
+            self._settings.llm_local_max_tokens,
+            lock=self._busy,
+            deadline=deadline,
+            what="local model",
+        )
         if not text:
             raise PipelineError(
                 ErrorCode.BACKEND_REJECTED, ErrorCategory.PERMANENT, "local model gave no text"

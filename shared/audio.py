@@ -50,8 +50,17 @@ def read_mono_48k(data: bytes) -> np.ndarray:
     return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
 
 
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+
+
+def looks_like_webm(data: bytes) -> bool:
+    """An EBML file whose header (which names its DocType in the first few dozen bytes)
+    says WebM; the codec inside is not checked here."""
+    return data.startswith(EBML_MAGIC) and b"webm" in data[:64]
+
+
 def ensure_webm_opus(data: bytes) -> bytes:
     """The recording as WebM/Opus: passed through if it is one, converted otherwise."""
-    if data.startswith(b"\x1a\x45\xdf\xa3") and b"webm" in data[:64]:
+    if looks_like_webm(data):
         return data
     return to_webm_opus(read_mono_48k(data))

@@ -11,6 +11,7 @@ import grpc
 from google.api_core import exceptions as core_exceptions
 
 from shared.errors import ErrorCategory
+from shared.settings import GoogleSettings
 
 TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -67,19 +68,23 @@ def has_application_credentials() -> bool:
     return True
 
 
+def choose_backend(setting: str, settings: GoogleSettings) -> str:
+    """ "google" or "local" for a Speech/TTS worker: `auto` takes Google where it can
+    authenticate (or where a plaintext test endpoint needs no credentials)."""
+    if setting != "auto":
+        return setting
+    usable = settings.google_plaintext_endpoints or has_application_credentials()
+    return "google" if usable else "local"
+
+
 def require_application_credentials(service: str) -> None:
     """Exit with one line saying what to set when no Google credentials are found."""
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
-
-    try:
-        google.auth.default()
-    except DefaultCredentialsError:
+    if not has_application_credentials():
         raise MissingCredentials(
             f"{service}: no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS to a "
             "service-account JSON file (or GOOGLE_PLAINTEXT_ENDPOINTS=true for a local "
             "test server)"
-        ) from None
+        )
 
 
 def plaintext_channel(endpoint: str) -> grpc.aio.Channel:

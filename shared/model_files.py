@@ -80,9 +80,10 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "uhrwerk" / "models"
 
 
-def ensure(model: PackagedModel, cache_dir: Path | None = None) -> Path:
-    """The folder holding the assembled, verified model; assembles it the first time."""
-    folder = (cache_dir or default_cache_dir()) / model.name
+def ensure(model: PackagedModel, root: Path) -> Path:
+    """The folder under `root` holding the assembled, verified model; assembles it the
+    first time."""
+    folder = root / model.name
     target = folder / model.filename
     stamp = folder / f"{model.filename}.sha256"
     parts = [_package_file(package, relative) for package, relative in model.parts]

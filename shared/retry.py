@@ -68,3 +68,18 @@ async def call_with_retry(
     raise PipelineError(
         ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, f"{what}: deadline reached ({last!r})"
     )
+
+
+async def run_local(
+    call: Callable[..., T], *args: object, lock: asyncio.Lock, deadline: float, what: str
+) -> T:
+    """Run a blocking local-model call in a thread, one at a time under `lock` (the
+    model gets both cores), bounded by the turn's deadline: TIMEOUT past it."""
+    async with lock:
+        try:
+            async with asyncio.timeout(max(0.1, deadline - time.time())):
+                return await asyncio.to_thread(call, *args)
+        except TimeoutError:
+            raise PipelineError(
+                ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, f"{what} ran past deadline"
+            ) from None

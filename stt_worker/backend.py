@@ -7,26 +7,17 @@ from typing import Protocol
 from shared import google
 from shared.contracts import AudioTurn
 from shared.settings import SttSettings
+from shared.worker import Backend
 
 
-class SpeechToText(Protocol):
-    name: str
-    max_concurrency: int | None
-    """Calls it can usefully run at once; None for a remote service."""
-
+class SpeechToText(Backend, Protocol):
     async def transcribe(self, turn: AudioTurn) -> str:
         """The words spoken in `turn.audio` ("" for silence); `PipelineError` on failure."""
         ...
 
-    async def close(self) -> None: ...
-
 
 def choose(settings: SttSettings) -> str:
-    """ "google" or "local": `auto` takes Google where it can authenticate."""
-    if settings.stt_backend != "auto":
-        return settings.stt_backend
-    usable = settings.google_plaintext_endpoints or google.has_application_credentials()
-    return "google" if usable else "local"
+    return google.choose_backend(settings.stt_backend, settings)
 
 
 def build(settings: SttSettings) -> SpeechToText:

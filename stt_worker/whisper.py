@@ -19,6 +19,7 @@ from shared.contracts import AudioTurn
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.logging import get_logger
 from shared.model_files import WHISPER_BASE, cache_dir, ensure
+from shared.retry import run_local
 from shared.settings import SttSettings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -83,19 +84,15 @@ class LocalWhisper:
 
     async def transcribe(self, turn: AudioTurn) -> str:
         samples = await asyncio.to_thread(decode, turn.audio)
-        remaining = turn.remaining()
-        if remaining <= 0:
+        if turn.expired():
             raise PipelineError(ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, "deadline before STT")
-        async with self._busy:
-            try:
-                async with asyncio.timeout(turn.remaining()):
-                    return await asyncio.to_thread(self._recognize, samples)
-            except TimeoutError:
-                raise PipelineError(
-                    ErrorCode.TIMEOUT,
-                    ErrorCategory.TRANSIENT,
-                    "local recognition ran past deadline",
-                ) from None
+        return await run_local(
+            self._recognize,
+            samples,
+            lock=self._busy,
+            deadline=turn.deadline,
+            what="local recognition",
+        )
 
     async def close(self) -> None:
         return None

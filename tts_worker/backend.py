@@ -6,26 +6,17 @@ from typing import Protocol
 
 from shared import google
 from shared.settings import TtsSettings
+from shared.worker import Backend
 
 
-class TextToSpeech(Protocol):
-    name: str
-    max_concurrency: int | None
-    """Calls it can usefully run at once; None for a remote service."""
-
+class TextToSpeech(Backend, Protocol):
     async def synthesize(self, text: str, deadline: float) -> bytes:
         """MP3 bytes speaking `text`; `PipelineError` on failure."""
         ...
 
-    async def close(self) -> None: ...
-
 
 def choose(settings: TtsSettings) -> str:
-    """ "google" or "local": `auto` takes Google where it can authenticate."""
-    if settings.tts_backend != "auto":
-        return settings.tts_backend
-    usable = settings.google_plaintext_endpoints or google.has_application_credentials()
-    return "google" if usable else "local"
+    return google.choose_backend(settings.tts_backend, settings)
 
 
 def build(settings: TtsSettings) -> TextToSpeech:

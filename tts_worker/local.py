@@ -22,6 +22,7 @@ import lameenc
 
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.logging import get_logger
+from shared.retry import run_local
 from shared.settings import TtsSettings
 
 with warnings.catch_warnings():
@@ -160,14 +161,9 @@ class LocalTextToSpeech:
         return audio
 
     async def synthesize(self, text: str, deadline: float) -> bytes:
-        async with self._busy:
-            try:
-                async with asyncio.timeout(max(0.1, deadline - time.time())):
-                    return await asyncio.to_thread(self._synthesize, text)
-            except TimeoutError:
-                raise PipelineError(
-                    ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, "local synthesis ran past deadline"
-                ) from None
+        return await run_local(
+            self._synthesize, text, lock=self._busy, deadline=deadline, what="local synthesis"
+        )
 
     async def close(self) -> None:
         return None
