@@ -41,8 +41,9 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# PYTHONFAULTHANDLER: a crash outside a test (at interpreter exit) still prints its stack.
 test: lint
-	$(BIN)/pytest
+	PYTHONFAULTHANDLER=1 $(BIN)/pytest
 
 # Unit tests only: no broker, no processes, no models.
 test-quick: install

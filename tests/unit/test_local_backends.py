@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -106,11 +108,15 @@ async def test_local_whisper_hears_nothing_in_silence(whisper_de: object) -> Non
 
 
 @pytest.fixture(scope="module")
-def llama() -> object:
+def llama() -> Iterator[object]:
     from llm_worker.llama import LocalLlama
     from shared.settings import LlmSettings
 
-    return LocalLlama.from_settings(LlmSettings(llm_local_max_tokens=64))
+    model = LocalLlama.from_settings(LlmSettings(llm_local_max_tokens=64))
+    yield model
+    # Freed now, not by Llama.__del__ during interpreter shutdown, where llama.cpp's
+    # teardown order is not guaranteed (a rare segfault after the last test was seen).
+    asyncio.run(model.close())
 
 
 @pytest.mark.slow
