@@ -7,7 +7,9 @@ Redis, sends a ~3 s German question recorded as WebM/Opus (spoken by pico2wave) 
 the watch protocol, and reports time to transcript (stt), to answer text (stt+llm) and
 to MP3 (the gateway's total), p50/p95, and each service's peak memory (VmHWM).
 Baselines in the same run: the question's own length (real time), and a typed turn
-of the same words, which skips speech recognition.
+of the same words, which skips speech recognition. Then the local intents: "Wie spät
+ist es?" typed and spoken, answered from the clock without the model (target: typed,
+under 300 ms to MP3 at p50).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from tests.integration.stack import WORKERS, Stack
 from tests.speech import spoken_webm
 
 QUESTION = "Wie wird das Wetter morgen in Berlin und in München?"
+TIME_QUESTION = "Wie spät ist es?"
+TIME_TARGET_MS = 300
 
 
 def p95(values: list[float]) -> float:
@@ -62,6 +66,7 @@ async def main() -> None:
     parser.add_argument("--turns", type=int, default=20)
     args = parser.parse_args()
     clip = spoken_webm(QUESTION, "de-DE")
+    time_clip = spoken_webm(TIME_QUESTION, "de-DE")
     from shared.audio import read_mono_48k
 
     clip_s = len(read_mono_48k(clip)) / 48000
@@ -77,6 +82,14 @@ async def main() -> None:
             await run_turns(port, audio, 2)  # warm-up, not counted
             spoken = await run_turns(port, audio, args.turns)
             typed = await run_turns(port, {"type": "text", "message": QUESTION}, args.turns)
+            clock_typed = await run_turns(
+                port, {"type": "text", "message": TIME_QUESTION}, args.turns
+            )
+            clock_spoken = await run_turns(
+                port,
+                {"type": "audio", "data": base64.b64encode(time_clip).decode(), "format": "webm"},
+                args.turns,
+            )
             memory = {
                 name: peak_memory_mb(stack.services[name].process.pid)
                 for name in (*WORKERS, "gateway")
@@ -91,12 +104,17 @@ async def main() -> None:
         ("time to answer text (stt+llm)", [t["stt"] + t["llm"] for t in spoken]),
         ("time to MP3 (total at gateway)", [t["total"] for t in spoken]),
         ("baseline: typed turn, time to MP3", [t["total"] for t in typed]),
+        ("time question typed → MP3 (clock)", [t["total"] for t in clock_typed]),
+        ("time question spoken → MP3 (clock)", [t["total"] for t in clock_spoken]),
     ]
     print(f"offline pipeline, {args.turns} turns, question {clip_s:.2f} s: {QUESTION!r}")
     print(f"{'measure':<36} {'p50 ms':>9} {'p95 ms':>9} {'x real time':>12}")
     for name, values in rows:
         p50 = statistics.median(values)
         print(f"{name:<36} {p50:>9.0f} {p95(values):>9.0f} {p50 / (clip_s * 1000):>12.2f}")
+    clock_p50 = statistics.median(t["total"] for t in clock_typed)
+    verdict = "met" if clock_p50 < TIME_TARGET_MS else "MISSED"
+    print(f"typed time question: p50 {clock_p50:.0f} ms, target < {TIME_TARGET_MS} ms: {verdict}")
     print(f"{'peak memory (VmHWM)':<36} " + "  ".join(f"{k} {v:.0f} MB" for k, v in memory.items()))
 
 

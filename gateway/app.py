@@ -8,6 +8,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import aio_pika
 import structlog
@@ -31,6 +32,7 @@ from shared.errors import ContractError, ErrorCode, PipelineError
 from shared.history import HistoryStore, HistoryUnavailable, history_limits
 from shared.ledger import redis_client
 from shared.logging import get_logger
+from shared.sessions import Profile, ProfileStore
 from shared.settings import GatewaySettings
 from shared.topology import Topology, declare, declare_reply_queue
 
@@ -49,6 +51,9 @@ class Connection:
     session_id: str
     identity: str = "anonymous"
     """Who is connected; until authentication exists, everyone is anonymous."""
+    profile: Profile = field(default_factory=Profile)
+    """The session's language and time zone, from `hello` (now or on an earlier
+    connection)."""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -70,9 +75,9 @@ class Gateway:
         self.gateway_id = settings.gateway_id or uuid.uuid4().hex[:12]
         self.topology = Topology(settings.topology_prefix)
         self.pending = PendingTurns(on_failed=self._forget_failed_turn)
-        self.history = HistoryStore(
-            redis_client(settings.redis_url), settings.topology_prefix, history_limits(settings)
-        )
+        redis = redis_client(settings.redis_url)
+        self.history = HistoryStore(redis, settings.topology_prefix, history_limits(settings))
+        self.profiles = ProfileStore(redis, settings.topology_prefix, settings.history_ttl_s)
         self.limits = Limits(settings.max_text_chars, settings.max_audio_seconds)
         self._connection: AbstractRobustConnection | None = None
         self._publisher: Publisher | None = None
@@ -127,6 +132,8 @@ class Gateway:
         ws = web.WebSocketResponse(max_msg_size=4 * self.settings.max_message_bytes, heartbeat=30)
         await ws.prepare(request)
         conn = Connection(ws=ws, session_id=session_id)
+        if asked is not None:
+            conn.profile = await self._load_profile(conn)
         with structlog.contextvars.bound_contextvars(connection_id=conn.id):
             log.info(
                 "watch connected",
@@ -161,9 +168,7 @@ class Gateway:
             await conn.send(error_frame(exc.code, exc.message))
             return
         if isinstance(request, HelloRequest):
-            conn.session_id = request.session_id or conn.session_id
-            log.info("hello", session_id=conn.session_id, resumed=request.session_id is not None)
-            await conn.send(json.dumps({"type": "hello", "session_id": conn.session_id}))
+            await self._hello(conn, request)
             return
         if isinstance(request, ResetRequest):
             await self._reset(conn)
@@ -172,6 +177,40 @@ class Gateway:
             await conn.send(error_frame(ErrorCode.BUSY))
             return
         await self._start_turn(conn, request)
+
+    async def _load_profile(self, conn: Connection) -> Profile:
+        try:
+            return await self.profiles.load(conn.identity, conn.session_id)
+        except HistoryUnavailable as exc:
+            log.warning("session profile unavailable", error=str(exc))
+            return Profile()
+
+    async def _hello(self, conn: Connection, request: HelloRequest) -> None:
+        if request.session_id is not None:
+            conn.session_id = request.session_id
+            conn.profile = await self._load_profile(conn)
+        if request.language is not None or request.timezone is not None:
+            conn.profile = Profile(
+                request.language if request.language is not None else conn.profile.language,
+                request.timezone if request.timezone is not None else conn.profile.timezone,
+            )
+            try:
+                await self.profiles.save(conn.identity, conn.session_id, conn.profile)
+            except HistoryUnavailable as exc:
+                log.warning("session profile not saved", error=str(exc))
+        log.info(
+            "hello",
+            session_id=conn.session_id,
+            resumed=request.session_id is not None,
+            language=conn.profile.language or None,
+            timezone=conn.profile.timezone or None,
+        )
+        frame: dict[str, str] = {"type": "hello", "session_id": conn.session_id}
+        if conn.profile.language:
+            frame["language"] = conn.profile.language
+        if conn.profile.timezone:
+            frame["timezone"] = conn.profile.timezone
+        await conn.send(json.dumps(frame))
 
     async def _reset(self, conn: Connection) -> None:
         try:
@@ -196,26 +235,19 @@ class Gateway:
         turn_id = uuid.uuid4().hex
         deadline_ms = int((time.time() + self.settings.turn_timeout_s) * 1000)
         event: Envelope
+        envelope: dict[str, Any] = {
+            "turn_id": turn_id,
+            "session_id": conn.session_id,
+            "identity": conn.identity,
+            "reply_to": self.reply_queue,
+            "deadline_ms": deadline_ms,
+            "language": conn.profile.language,
+            "timezone": conn.profile.timezone,
+        }
         if isinstance(request, AudioRequest):
-            event = AudioTurn(
-                turn_id=turn_id,
-                session_id=conn.session_id,
-                identity=conn.identity,
-                reply_to=self.reply_queue,
-                deadline_ms=deadline_ms,
-                audio=request.audio,
-                sample_rate=request.info.sample_rate,
-            )
+            event = AudioTurn(**envelope, audio=request.audio, sample_rate=request.info.sample_rate)
         else:
-            event = TextTurn(
-                turn_id=turn_id,
-                session_id=conn.session_id,
-                identity=conn.identity,
-                reply_to=self.reply_queue,
-                deadline_ms=deadline_ms,
-                text=request.text,
-                source="text",
-            )
+            event = TextTurn(**envelope, text=request.text, source="text")
         self.pending.add(
             PendingTurn(turn_id, conn.session_id, conn.identity, conn.id, conn.send),
             self.settings.turn_timeout_s,

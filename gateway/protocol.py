@@ -4,8 +4,10 @@ In (the original watch client's shapes):
     {"type": "text",  "message": "Wie spät ist es?"}
     {"type": "audio", "data": "<base64 WebM/Opus>", "format": "webm"}
 and, for clients that keep a conversation across connections:
-    {"type": "hello", "session_id": "<id to continue, optional>"}
-        answered {"type": "hello", "session_id": "<the id to reuse>"}
+    {"type": "hello", "session_id": "<id to continue, optional>",
+     "language": "<BCP-47, optional>", "timezone": "<IANA zone, optional>"}
+        answered {"type": "hello", "session_id": "<the id to reuse>"} (with the
+        session's language and timezone, where it has them)
     {"type": "reset"}   answered {"type": "reset", "session_id": "..."}
 Out:
     {"text_response": "...", "audio_base64": "<base64 MP3>", "audio_format": "mp3",
@@ -28,6 +30,7 @@ from typing import Any
 from gateway.audio import AudioInfo, probe_webm_opus
 from shared.contracts import Reply
 from shared.errors import MESSAGES, ErrorCategory, ErrorCode, PipelineError
+from shared.language import valid_tag, zone
 
 ACCEPTED_FORMATS = frozenset({"webm", "audio/webm", "audio/webm;codecs=opus"})
 
@@ -47,6 +50,10 @@ class AudioRequest:
 class HelloRequest:
     session_id: str | None
     """The session to continue; None asks the server for a fresh one."""
+    language: str | None = None
+    """BCP-47 tag the watch speaks ("en-US"); None keeps what the session had."""
+    timezone: str | None = None
+    """IANA zone of the watch ("Europe/Berlin"); None keeps what the session had."""
 
 
 @dataclass(frozen=True)
@@ -93,11 +100,31 @@ def parse(raw: str, limits: Limits) -> Request:
     if kind == "audio":
         return _parse_audio(data, limits)
     if kind == "hello":
-        session = data.get("session_id")
-        return HelloRequest(None if session is None else valid_session_id(session))
+        return _parse_hello(data)
     if kind == "reset":
         return ResetRequest()
     raise protocol_error(ErrorCode.UNKNOWN_TYPE, f"type={kind!r:.40}")
+
+
+def _parse_hello(data: dict[str, Any]) -> HelloRequest:
+    session = data.get("session_id")
+    language = data.get("language")
+    if language is not None:
+        language = valid_tag(language)
+        if language is None:
+            raise protocol_error(
+                ErrorCode.INVALID_FIELD,
+                "language",
+                "Das Feld 'language' muss ein Sprachcode wie 'de-DE' oder 'en-US' sein.",
+            )
+    timezone = data.get("timezone")
+    if timezone is not None and (not isinstance(timezone, str) or zone(timezone) is None):
+        raise protocol_error(
+            ErrorCode.INVALID_FIELD,
+            "timezone",
+            "Das Feld 'timezone' muss eine IANA-Zeitzone wie 'Europe/Berlin' sein.",
+        )
+    return HelloRequest(None if session is None else valid_session_id(session), language, timezone)
 
 
 def _parse_text(data: dict[str, Any], limits: Limits) -> TextRequest:

@@ -26,7 +26,7 @@ async def main() -> None:
     await serve(
         stage=Stage.LLM,
         event_type=TextTurn,
-        handler=make_handler(llm, history, locks),
+        handler=make_handler(llm, history, locks, settings),
         backend=llm,
         settings=settings,
         service="llm_worker",

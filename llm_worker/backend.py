@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from shared.history import Exchange
+from llm_worker.prompt import Prompt
 from shared.settings import LlmSettings
 from shared.worker import Backend
 
@@ -13,13 +13,19 @@ class LanguageModel(Backend, Protocol):
     @property
     def model_name(self) -> str: ...
 
-    async def answer(self, history: list[Exchange], question: str, deadline: float) -> str:
-        """The reply to `question` after `history` (oldest first); `PipelineError` on failure."""
+    @property
+    def grounded(self) -> bool:
+        """Whether it knows current facts (Gemini with Google Search); the others are
+        told to say they cannot know the weather or the news."""
+        ...
+
+    async def answer(self, prompt: Prompt, deadline: float) -> str:
+        """The reply to `prompt.question` after its history; `PipelineError` on failure."""
         ...
 
 
 def choose(settings: LlmSettings) -> str:
-    """ "google" or "local": `auto` takes Gemini where an API key is configured."""
+    """ "google", "local" or "openai": `auto` takes Gemini where an API key is configured."""
     if settings.llm_backend != "auto":
         return settings.llm_backend
     return "google" if settings.api_key else "local"
@@ -31,6 +37,10 @@ def build(settings: LlmSettings) -> LanguageModel:
         from llm_worker.gemini import Gemini
 
         return Gemini.from_settings(settings)
+    if choose(settings) == "openai":
+        from llm_worker.openai_compat import OpenAICompatible
+
+        return OpenAICompatible.from_settings(settings)
     from llm_worker.llama import LocalLlama
 
     return LocalLlama.from_settings(settings)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from google import genai
 from google.genai import types
 
+from llm_worker.prompt import Prompt, system_with_clock
 from shared import google
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
-from shared.history import Exchange
 from shared.retry import call_with_retry
 from shared.settings import LlmSettings
 
@@ -16,13 +16,13 @@ class MissingApiKey(SystemExit):
     pass
 
 
-def build_contents(history: list[Exchange], question: str) -> list[types.Content]:
+def build_contents(prompt: Prompt) -> list[types.Content]:
     """History as alternating user/model turns, oldest first, then the new question."""
     contents: list[types.Content] = []
-    for past in history:
+    for past in prompt.history:
         contents.append(types.Content(role="user", parts=[types.Part(text=past.user)]))
         contents.append(types.Content(role="model", parts=[types.Part(text=past.model)]))
-    contents.append(types.Content(role="user", parts=[types.Part(text=question)]))
+    contents.append(types.Content(role="user", parts=[types.Part(text=prompt.question)]))
     return contents
 
 
@@ -44,15 +44,26 @@ class Gemini:
         return cls(genai.Client(api_key=settings.api_key, http_options=http), settings)
 
     @property
+    def grounded(self) -> bool:
+        return self._settings.gemini_search
+
+    @property
     def model_name(self) -> str:
         return self._settings.gemini_model
 
-    async def answer(self, history: list[Exchange], question: str, deadline: float) -> str:
-        contents = build_contents(history, question)
+    async def answer(self, prompt: Prompt, deadline: float) -> str:
+        contents = build_contents(prompt)
+        # Grounding with Google Search gives current answers (weather, news, hours).
+        tools = (
+            [types.Tool(google_search=types.GoogleSearch())]
+            if self._settings.gemini_search
+            else None
+        )
 
         async def generate(timeout_s: float) -> types.GenerateContentResponse:
             config = types.GenerateContentConfig(
-                system_instruction=self._settings.system_instruction,
+                system_instruction=system_with_clock(prompt),
+                tools=tools,
                 max_output_tokens=self._settings.max_output_tokens,
                 http_options=types.HttpOptions(
                     timeout=int(timeout_s * 1000),

@@ -59,6 +59,12 @@ class Envelope:
     memory: str = ""
     """Set by the llm stage: "ok", or "unavailable" when the answer had to be given
     without the conversation's history (Redis unreachable)."""
+    language: str = ""
+    """BCP-47 language of the turn ("de-DE", "en-US"): the session's from `hello`, or
+    what the stt stage detected; the answer is written and spoken in it. Empty: the
+    deployment's default (STT_LANGUAGE / TTS_LANGUAGE)."""
+    timezone: str = ""
+    """IANA time zone of the watch ("Europe/Berlin"); empty: ASSISTANT_TIMEZONE."""
 
     KIND: ClassVar[str] = ""
     BODY: ClassVar[str] = ""
@@ -85,6 +91,8 @@ class Envelope:
             "deadline_ms": self.deadline_ms,
             "timings": self.timings,
             "memory": self.memory,
+            "language": self.language,
+            "timezone": self.timezone,
         }
 
     def with_timing(self, stage: str, ms: float) -> dict[str, float]:

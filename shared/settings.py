@@ -33,6 +33,10 @@ class CommonSettings(BaseSettings):
     """Characters remembered per session, questions and answers together."""
     history_ttl_s: int = Field(24 * 3600, ge=60)
     """A session's memory expires after this long without use."""
+    stt_languages: str = "de,en"
+    """Languages this deployment speaks, comma-separated: with STT_LANGUAGE=auto the
+    stt stage detects only among these (Google gets them as alternative language
+    codes), and the tts stage readies a voice for each at start."""
     model_dir: str = ""
     """Where packaged offline models are assembled (default ~/.cache/uhrwerk/models)."""
     log_level: str = "INFO"
@@ -78,7 +82,8 @@ class SttSettings(CommonSettings, GoogleSettings):
     stt_backend: Literal["auto", "google", "local"] = "auto"
     """`auto`: Google where credentials are configured, the local Whisper otherwise."""
     stt_language: str = "de-DE"
-    """BCP-47 language of the speech."""
+    """BCP-47 language of the speech, or `auto`: detect it per turn among STT_LANGUAGES.
+    A turn whose session named a language (`hello`) is heard in that one."""
     stt_google_endpoint: str = "speech.googleapis.com:443"
     """host:port of the Speech API."""
     stt_local_model: str = ""
@@ -91,8 +96,25 @@ class SttSettings(CommonSettings, GoogleSettings):
 class LlmSettings(CommonSettings):
     """The language-model worker."""
 
-    llm_backend: Literal["auto", "google", "local"] = "auto"
-    """`auto`: Gemini where an API key is configured, the local model otherwise."""
+    llm_backend: Literal["auto", "google", "local", "openai"] = "auto"
+    """`auto`: Gemini where an API key is configured, the local model otherwise;
+    `openai`: any OpenAI-compatible chat-completions server (Ollama, llama.cpp, vLLM)."""
+    assistant_timezone: str = "Europe/Berlin"
+    """IANA time zone for turns whose watch named none."""
+    assistant_language: str = "de-DE"
+    """Language of a typed question that reads as neither German nor English."""
+    local_intents: bool = True
+    """Answer time, date and weekday questions from the clock, without a model."""
+    gemini_search: bool = True
+    """Ground Gemini's answers with Google Search (weather, news, opening hours)."""
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    """Base URL of the OpenAI-compatible server (default: Ollama on this machine)."""
+    openai_api_key: str = "none"
+    """Its API key; local servers accept any."""
+    openai_model: str = ""
+    """Model name the server knows; empty: the first it lists."""
+    openai_attempts: int = Field(3, ge=1, le=10)
+    openai_call_timeout_s: float = Field(30.0, gt=0, le=300)
     gemini_model: str = "gemini-flash-latest"
     """Gemini model name; pin a versioned one (e.g. gemini-3.5-flash-lite) in production."""
     gemini_api_key: str = ""
@@ -113,6 +135,12 @@ class LlmSettings(CommonSettings):
         "ohne Markdown, Listen, Emojis oder Links."
     )
 
+    offline_instruction: str = (
+        "Du hast keinen Internetzugang: Nach Wetter, Nachrichten oder anderem Aktuellen "
+        "gefragt, sag ehrlich, dass du das nicht wissen kannst, statt etwas zu erfinden."
+    )
+    """Added for backends without live data (local model, own model server)."""
+
     @property
     def api_key(self) -> str:
         return self.gemini_api_key or self.google_api_key
@@ -126,5 +154,18 @@ class TtsSettings(CommonSettings, GoogleSettings):
     tts_local_engine: Literal["auto", "pico", "piper", "espeak"] = "auto"
     """`auto`: pico2wave for German, Piper for English, espeak-ng for the rest."""
     tts_language: str = "de-DE"
+    """Language of answers whose turn names none."""
     tts_voice: str = "de-DE-Wavenet-F"
+    """Google voice for TTS_LANGUAGE."""
+    tts_voices: str = "en-US=en-US-Wavenet-F,en-GB=en-GB-Wavenet-F"
+    """Google voices for other languages, `tag=voice` comma-separated; a language not
+    listed is sent without a voice name and Google picks its default one."""
+
+    def google_voices(self) -> dict[str, str]:
+        """Voice per language tag, TTS_VOICE for TTS_LANGUAGE included."""
+        pairs = (item.split("=", 1) for item in self.tts_voices.split(",") if "=" in item)
+        voices = {tag.strip().lower(): voice.strip() for tag, voice in pairs}
+        voices[self.tts_language.lower()] = self.tts_voice
+        return voices
+
     tts_google_endpoint: str = "texttospeech.googleapis.com:443"

@@ -8,8 +8,10 @@ from google.cloud.speech_v1.services.speech.transports import SpeechGrpcAsyncIOT
 
 from shared import google
 from shared.contracts import AudioTurn
+from shared.language import valid_tag
 from shared.retry import call_with_retry
 from shared.settings import SttSettings
+from stt_worker.backend import Heard, candidates
 
 
 class GoogleSpeech:
@@ -31,12 +33,15 @@ class GoogleSpeech:
         options = ClientOptions(api_endpoint=settings.stt_google_endpoint)
         return cls(speech.SpeechAsyncClient(client_options=options), settings)
 
-    async def transcribe(self, turn: AudioTurn) -> str:
+    async def transcribe(self, turn: AudioTurn) -> Heard:
+        tags = candidates(self._settings, turn)
         config = speech.RecognitionConfig(
             # The watch's MediaRecorder output goes to Google as it is: no transcoding.
             encoding=speech.RecognitionConfig.AudioEncoding.WEBM_OPUS,
             sample_rate_hertz=turn.sample_rate,
-            language_code=self._settings.stt_language,
+            language_code=tags[0],
+            # Google picks among these itself and names the one it heard per result.
+            alternative_language_codes=tags[1:4],
             enable_automatic_punctuation=True,
         )
         audio = speech.RecognitionAudio(content=turn.audio)
@@ -55,8 +60,12 @@ class GoogleSpeech:
             deadline=turn.deadline,
             what="google speech",
         )
-        parts = [r.alternatives[0].transcript.strip() for r in response.results if r.alternatives]
-        return " ".join(p for p in parts if p)
+        results = [r for r in response.results if r.alternatives]
+        parts = [r.alternatives[0].transcript.strip() for r in results]
+        heard = next((valid_tag(r.language_code) for r in results if r.language_code), None)
+        # Google answers in lower case ("en-us"); keep the configured spelling of a tag.
+        tag = next((t for t in tags if heard and t.lower() == heard.lower()), heard or tags[0])
+        return Heard(" ".join(p for p in parts if p), tag)
 
     async def close(self) -> None:
         await self._client.transport.close()  # type: ignore[no-untyped-call]

@@ -15,11 +15,14 @@ log = get_logger(__name__)
 
 def make_handler(backend: SpeechToText) -> Handler[AudioTurn]:
     async def handle(turn: AudioTurn) -> AsyncIterator[Envelope]:
-        text = (await backend.transcribe(turn)).strip()
+        heard = await backend.transcribe(turn)
+        text = heard.text.strip()
         if not text:
             # Silence or noise: tell the watch, and spend no LLM call on it.
             raise PipelineError(ErrorCode.NO_SPEECH, ErrorCategory.PERMANENT, "empty transcript")
-        log.info("transcribed", chars=len(text))
-        yield TextTurn(**turn.carried(), text=text, source="speech")
+        log.info("transcribed", chars=len(text), language=heard.language)
+        yield TextTurn(
+            **(turn.carried() | {"language": heard.language}), text=text, source="speech"
+        )
 
     return handle

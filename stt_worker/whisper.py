@@ -15,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from shared import language
 from shared.contracts import AudioTurn
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.logging import get_logger
 from shared.model_files import WHISPER_BASE, cache_dir, ensure
 from shared.retry import run_local
 from shared.settings import SttSettings
+from stt_worker.backend import Heard, candidates
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -45,10 +47,10 @@ class LocalWhisper:
     name = "local"
     max_concurrency: int | None = 1
 
-    def __init__(self, model: WhisperModel, language: str, beam_size: int) -> None:
+    def __init__(self, model: WhisperModel, settings: SttSettings) -> None:
         self._model = model
-        self._language = language.split("-")[0].lower()
-        self._beam_size = beam_size
+        self._settings = settings
+        self._beam_size = settings.stt_beam_size
         # One recognition at a time: both cores go to it, and a second would only
         # make both slower.
         self._busy = asyncio.Lock()
@@ -63,32 +65,57 @@ class LocalWhisper:
         model = WhisperModel(
             str(folder), device="cpu", compute_type="int8", cpu_threads=settings.stt_threads
         )
-        backend = cls(model, settings.stt_language, settings.stt_beam_size)
+        backend = cls(model, settings)
         backend.warm_up()
         return backend
 
     def warm_up(self) -> None:
         """Run once on a tone, so the first watch does not pay for lazy initialisation."""
         t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
-        self._recognize(0.1 * np.sin(2 * np.pi * 220 * t).astype(np.float32))
+        self._recognize(0.1 * np.sin(2 * np.pi * 220 * t).astype(np.float32), ["de-DE"])
 
-    def _recognize(self, samples: np.ndarray) -> str:
-        segments, _ = self._model.transcribe(
+    def _recognize(self, samples: np.ndarray, tags: list[str]) -> Heard:
+        """Transcribe in `tags[0]`, or, given several, in the one of them Whisper finds
+        likeliest. Whisper's own choice is open to its ~100 languages and hears short
+        German clips as Italian, so its probabilities are read and restricted to ours;
+        only when its favourite is not one of ours is the audio transcribed again."""
+        codes = [language.base(tag) for tag in tags]
+        segments, info = self._model.transcribe(
             samples,
-            language=self._language,
+            language=codes[0] if len(codes) == 1 else None,
             beam_size=self._beam_size,
             vad_filter=True,
             condition_on_previous_text=False,
         )
-        return " ".join(segment.text.strip() for segment in segments).strip()
+        chosen = codes[0]
+        if len(codes) > 1:
+            probabilities = dict(info.all_language_probs or [])
+            chosen = max(codes, key=lambda code: probabilities.get(code, 0.0))
+            log.info(
+                "language detected",
+                language=chosen,
+                whisper=info.language,
+                p={code: round(probabilities.get(code, 0.0), 3) for code in codes},
+            )
+            if info.language != chosen:
+                segments, _ = self._model.transcribe(
+                    samples,
+                    language=chosen,
+                    beam_size=self._beam_size,
+                    vad_filter=True,
+                    condition_on_previous_text=False,
+                )
+        text = " ".join(segment.text.strip() for segment in segments).strip()
+        return Heard(text, tags[codes.index(chosen)])
 
-    async def transcribe(self, turn: AudioTurn) -> str:
+    async def transcribe(self, turn: AudioTurn) -> Heard:
         samples = await asyncio.to_thread(decode, turn.audio)
         if turn.expired():
             raise PipelineError(ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, "deadline before STT")
         return await run_local(
             self._recognize,
             samples,
+            candidates(self._settings, turn),
             lock=self._busy,
             deadline=turn.deadline,
             what="local recognition",

@@ -16,11 +16,13 @@ async def main() -> None:
     settings = TtsSettings()
     configure("tts_worker", settings.log_level, settings.log_format)
     synth = backend.build(settings)
-    get_logger(__name__).info("speech synthesis", backend=synth.name, voice=settings.tts_voice)
+    get_logger(__name__).info(
+        "speech synthesis", backend=synth.name, default_language=settings.tts_language
+    )
     await serve(
         stage=Stage.TTS,
         event_type=SpeakRequest,
-        handler=make_handler(synth),
+        handler=make_handler(synth, settings.tts_language),
         backend=synth,
         settings=settings,
         service="tts_worker",

@@ -10,8 +10,9 @@ from shared.worker import Backend
 
 
 class TextToSpeech(Backend, Protocol):
-    async def synthesize(self, text: str, deadline: float) -> bytes:
-        """MP3 bytes speaking `text`; `PipelineError` on failure."""
+    async def synthesize(self, text: str, language: str, deadline: float) -> bytes:
+        """MP3 bytes speaking `text` in a voice of `language` (a BCP-47 tag);
+        `PipelineError` on failure."""
         ...
 
 

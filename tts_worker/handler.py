@@ -13,14 +13,15 @@ from tts_worker.backend import TextToSpeech
 log = get_logger(__name__)
 
 
-def make_handler(backend: TextToSpeech) -> Handler[SpeakRequest]:
+def make_handler(backend: TextToSpeech, default_language: str) -> Handler[SpeakRequest]:
     async def handle(request: SpeakRequest) -> AsyncIterator[Envelope]:
-        audio = await backend.synthesize(request.text, request.deadline)
+        language = request.language or default_language
+        audio = await backend.synthesize(request.text, language, request.deadline)
         if not audio:
             raise PipelineError(
                 ErrorCode.BACKEND_REJECTED, ErrorCategory.PERMANENT, "synthesizer returned no audio"
             )
-        log.info("synthesized", bytes=len(audio))
+        log.info("synthesized", bytes=len(audio), language=language)
         yield Reply(
             **request.carried(),
             seq=request.seq,

@@ -21,9 +21,11 @@ from typing import Protocol
 import lameenc
 
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
+from shared.language import languages, to_tag
 from shared.logging import get_logger
 from shared.retry import run_local
 from shared.settings import TtsSettings
+from tts_worker.verbalize import verbalize
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)  # "couldn't find ffmpeg": not needed for WAV
@@ -107,21 +109,30 @@ class Piper:
         )
 
 
-def pick_engine(settings: TtsSettings) -> Engine:
-    language = settings.tts_language
+def pick_engine(settings: TtsSettings, language: str | None = None) -> Engine:
+    """The engine for `language` (default TTS_LANGUAGE): TTS_LOCAL_ENGINE, or by language."""
+    language = language or settings.tts_language
     engine = settings.tts_local_engine
     if engine == "auto":
         if language.lower().startswith("en"):
             engine = "piper"
-        elif language in PICO_LANGUAGES:
+        elif pico_language(language):
             engine = "pico"
         else:
             engine = "espeak"
     if engine == "piper":
         return Piper()
     if engine == "pico":
-        return Pico(language if language in PICO_LANGUAGES else "de-DE")
+        return Pico(pico_language(language) or "de-DE")
     return Espeak(language)
+
+
+def pico_language(language: str) -> str | None:
+    """Pico's name for `language` ("en" → "en-US"), None where it has no voice."""
+    if language in PICO_LANGUAGES:
+        return language
+    code = language.split("-")[0].lower()
+    return next((tag for tag in sorted(PICO_LANGUAGES) if tag.lower().startswith(code)), None)
 
 
 def to_mp3(speech: AudioSegment) -> bytes:
@@ -136,33 +147,59 @@ def to_mp3(speech: AudioSegment) -> bytes:
 
 
 class LocalTextToSpeech:
+    """One engine per language, made the first time that language is asked for (the
+    default one at start), so an English answer on a German deployment gets an English
+    voice. Text is written out for the voice first (`verbalize`): these engines misread
+    times, dates, decimal commas, units and abbreviations."""
+
     name = "local"
     max_concurrency: int | None = 1
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, settings: TtsSettings) -> None:
+        self._settings = settings
+        self._engines: dict[str, Engine] = {}
         self._busy = asyncio.Lock()
 
     @classmethod
     def from_settings(cls, settings: TtsSettings) -> LocalTextToSpeech:
-        backend = cls(pick_engine(settings))
+        backend = cls(settings)
         backend.warm_up()
         return backend
 
-    def warm_up(self) -> None:
-        to_mp3(self.engine.speak("Hallo."))
+    def engine(self, language: str) -> Engine:
+        key = language.lower()
+        if key not in self._engines:
+            self._engines[key] = pick_engine(self._settings, language)
+        return self._engines[key]
 
-    def _synthesize(self, text: str) -> bytes:
+    def warm_up(self) -> None:
+        """Load the voice of every language the deployment speaks, so the first
+        answer in each is not seconds late."""
+        tags = [self._settings.tts_language]
+        tags += [to_tag(code) for code in languages(self._settings.stt_languages)]
+        for tag in dict.fromkeys(tags):
+            to_mp3(self.engine(tag).speak("Hallo."))
+
+    def _synthesize(self, text: str, language: str) -> bytes:
         started = time.perf_counter()
-        audio = to_mp3(self.engine.speak(text))
+        engine = self.engine(language)
+        audio = to_mp3(engine.speak(verbalize(text, language)))
         log.debug(
-            "local synthesis", engine=self.engine.name, ms=(time.perf_counter() - started) * 1000
+            "local synthesis",
+            engine=engine.name,
+            language=language,
+            ms=(time.perf_counter() - started) * 1000,
         )
         return audio
 
-    async def synthesize(self, text: str, deadline: float) -> bytes:
+    async def synthesize(self, text: str, language: str, deadline: float) -> bytes:
         return await run_local(
-            self._synthesize, text, lock=self._busy, deadline=deadline, what="local synthesis"
+            self._synthesize,
+            text,
+            language,
+            lock=self._busy,
+            deadline=deadline,
+            what="local synthesis",
         )
 
     async def close(self) -> None:

@@ -22,6 +22,12 @@ SECONDS_PER_CHAR = 0.05
 """Length of the fake speech: proportional to the text, like real speech."""
 
 
+def spoken_language(title: str) -> tuple[str, str]:
+    """A clip titled "en-US|What time is it" is English speech; untagged, no language."""
+    tag, bar, words = title.partition("|")
+    return (tag, words) if bar else ("", title)
+
+
 class FakeGoogleGrpc(BackgroundServer):
     def __init__(self) -> None:
         self.recognize_requests: list[cloud_speech.RecognizeRequest] = []
@@ -39,13 +45,21 @@ class FakeGoogleGrpc(BackgroundServer):
         await asyncio.sleep(self.delay_s)
         if self.recognize_failures:
             await context.abort(self.recognize_failures.popleft(), "scripted failure")
-        words = webm_words(request.audio.content)
+        spoken, words = spoken_language(webm_words(request.audio.content))
+        # Like Google: the spoken language is heard when it is the asked one or an
+        # alternative, and each result names its language in lower case.
+        offered = [request.config.language_code, *request.config.alternative_language_codes]
+        heard = spoken if spoken in offered else request.config.language_code
         results = []
         if words:
             alternative = cloud_speech.SpeechRecognitionAlternative(
                 transcript=words, confidence=0.93
             )
-            results.append(cloud_speech.SpeechRecognitionResult(alternatives=[alternative]))
+            results.append(
+                cloud_speech.SpeechRecognitionResult(
+                    alternatives=[alternative], language_code=heard.lower()
+                )
+            )
         return cloud_speech.RecognizeResponse(results=results)
 
     async def _synthesize(self, request: Any, context: grpc.aio.ServicerContext) -> Any:

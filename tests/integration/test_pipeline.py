@@ -79,12 +79,12 @@ def assert_spoken_answer(reply: dict[str, Any], text: str) -> None:
 async def test_text_turn_returns_the_seed_reply_shape(
     ws: aiohttp.ClientWebSocketResponse, gemini_fake: FakeGemini, grpc_fake: FakeGoogleGrpc
 ) -> None:
-    reply = await ask(ws, {"type": "text", "message": "Wie spät ist es?"})
+    reply = await ask(ws, {"type": "text", "message": "Wie hoch ist die Zugspitze?"})
     (request,) = gemini_fake.requests
     expected = answer_for(request["body"])
-    assert expected.startswith("Du sagtest: Wie spät ist es?")
+    assert expected.startswith("Du sagtest: Wie hoch ist die Zugspitze?")
     assert_spoken_answer(reply, expected)
-    assert reply["transcript"] == "Wie spät ist es?"
+    assert reply["transcript"] == "Wie hoch ist die Zugspitze?"
     assert set(reply["timings"]) >= {"llm", "tts", "total"}
     assert request["model"] == "gemini-flash-latest"
     assert "Smartwatch" in request["body"]["systemInstruction"]["parts"][0]["text"]
@@ -275,9 +275,9 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_uhrwerk_ask_with_text_and_with_a_wav_recording(gateway: int, tmp_path: Path) -> None:
     url = f"ws://127.0.0.1:{gateway}/ws"
-    typed = run_cli("ask", "Wie spät ist es?", "--url", url, cwd=tmp_path)
+    typed = run_cli("ask", "Wie hoch ist die Zugspitze?", "--url", url, cwd=tmp_path)
     assert typed.returncode == 0, typed.stderr
-    assert "answer:     Du sagtest: Wie spät ist es?." in typed.stdout
+    assert "answer:     Du sagtest: Wie hoch ist die Zugspitze?." in typed.stdout
     assert mp3_duration((tmp_path / "antwort.mp3").read_bytes()) > 0.5
 
     wav = tmp_path / "frage.wav"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import grpc
@@ -10,6 +11,7 @@ from google.cloud.speech_v1.types import cloud_speech
 from google.cloud.texttospeech_v1.types import cloud_tts
 
 from llm_worker.gemini import Gemini
+from llm_worker.prompt import Prompt
 from shared.contracts import AudioTurn
 from shared.errors import ErrorCode, PipelineError
 from shared.history import Exchange
@@ -47,13 +49,15 @@ async def test_speech_sends_webm_opus_as_is_and_returns_transcript(
     clip = webm_opus("What time is it", seconds=1.5)
     stt = GoogleSpeech.from_settings(stt_settings(fake_grpc))
     try:
-        text = await stt.transcribe(audio_turn(clip))
+        heard = await stt.transcribe(audio_turn(clip))
     finally:
         await stt.close()
-    assert text == "What time is it"
+    assert heard.text == "What time is it"
+    assert heard.language == "en-GB"
     (sent,) = fake_grpc.recognize_requests
     assert sent.config.encoding == cloud_speech.RecognitionConfig.AudioEncoding.WEBM_OPUS
     assert sent.config.language_code == "en-GB"
+    assert list(sent.config.alternative_language_codes) == []  # one language: no detection
     assert sent.config.sample_rate_hertz == 48000
     assert sent.audio.content == clip
 
@@ -61,7 +65,7 @@ async def test_speech_sends_webm_opus_as_is_and_returns_transcript(
 async def test_speech_silence_is_empty(fake_grpc: FakeGoogleGrpc) -> None:
     stt = GoogleSpeech.from_settings(stt_settings(fake_grpc))
     try:
-        assert await stt.transcribe(audio_turn(webm_opus(None, silent=True))) == ""
+        assert (await stt.transcribe(audio_turn(webm_opus(None, silent=True)))).text == ""
     finally:
         await stt.close()
 
@@ -72,10 +76,44 @@ async def test_speech_retries_unavailable_then_succeeds(fake_grpc: FakeGoogleGrp
     )
     stt = GoogleSpeech.from_settings(stt_settings(fake_grpc, google_attempts=3))
     try:
-        assert await stt.transcribe(audio_turn(webm_opus("Noch einmal"))) == "Noch einmal"
+        heard = await stt.transcribe(audio_turn(webm_opus("Noch einmal")))
+        assert heard.text == "Noch einmal"
     finally:
         await stt.close()
     assert len(fake_grpc.recognize_requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("spoken", "session", "asked", "alternatives", "heard"),
+    [
+        # STT_LANGUAGE=auto: German first, English offered; Google names what it heard.
+        ("en-US|What time is it", "", "de-DE", ["en-US"], "en-US"),
+        ("de-DE|Wie spät ist es", "", "de-DE", ["en-US"], "de-DE"),
+        # A session that named its language is heard in that one only.
+        ("en-US|What time is it", "en-GB", "en-GB", [], "en-GB"),
+    ],
+)
+async def test_speech_detects_the_language_among_the_deployments(
+    fake_grpc: FakeGoogleGrpc,
+    spoken: str,
+    session: str,
+    asked: str,
+    alternatives: list[str],
+    heard: str,
+) -> None:
+    settings = stt_settings(fake_grpc)
+    settings.stt_language = "auto"
+    stt = GoogleSpeech.from_settings(settings)
+    turn = audio_turn(webm_opus(spoken))
+    try:
+        result = await stt.transcribe(dataclasses.replace(turn, language=session))
+    finally:
+        await stt.close()
+    (sent,) = fake_grpc.recognize_requests
+    assert sent.config.language_code == asked
+    assert list(sent.config.alternative_language_codes) == alternatives
+    assert result.language == heard
+    assert result.text == spoken.split("|")[1]
 
 
 async def test_speech_invalid_argument_is_permanent(fake_grpc: FakeGoogleGrpc) -> None:
@@ -116,13 +154,18 @@ async def test_tts_asks_for_mp3_in_configured_voice(fake_grpc: FakeGoogleGrpc) -
     tts = GoogleTextToSpeech.from_settings(settings)
     text = "Es ist zwölf Uhr mittags."
     try:
-        audio = await tts.synthesize(text, time.time() + 10)
+        audio = await tts.synthesize(text, "de-DE", time.time() + 10)
+        await tts.synthesize("It is noon.", "en-US", time.time() + 10)
+        await tts.synthesize("Il est midi.", "fr-FR", time.time() + 10)
     finally:
         await tts.close()
-    (sent,) = fake_grpc.synthesize_requests
+    sent, english, french = fake_grpc.synthesize_requests
     assert sent.input.text == text
     assert sent.voice.name == "de-DE-Wavenet-F"
     assert sent.voice.language_code == "de-DE"
+    # A voice of the answer's language; Google's default voice where none is configured.
+    assert (english.voice.language_code, english.voice.name) == ("en-US", "en-US-Wavenet-F")
+    assert (french.voice.language_code, french.voice.name) == ("fr-FR", "")
     assert sent.audio_config.audio_encoding == cloud_tts.AudioEncoding.MP3
     assert mp3_duration(audio) == pytest.approx(len(text) * SECONDS_PER_CHAR, abs=0.15)
 
@@ -133,10 +176,19 @@ async def test_tts_permission_denied_is_permanent(fake_grpc: FakeGoogleGrpc) -> 
     tts = GoogleTextToSpeech.from_settings(settings)
     try:
         with pytest.raises(PipelineError) as caught:
-            await tts.synthesize("Hallo", time.time() + 10)
+            await tts.synthesize("Hallo", "de-DE", time.time() + 10)
     finally:
         await tts.close()
     assert caught.value.code is ErrorCode.BACKEND_REJECTED
+
+
+def prompt(question: str, history: list[Exchange] | None = None) -> Prompt:
+    return Prompt(
+        system="Antworte kurz.",
+        clock="Heute ist Freitag, der 27. November 2026, es ist 9:41 Uhr.",
+        history=history or [],
+        question=question,
+    )
 
 
 def gemini_settings(
@@ -156,7 +208,7 @@ async def test_gemini_sends_model_system_instruction_and_history_in_order(
         Exchange("b", "Wie heiße ich?", "Du heißt Ada.", 2.0),
     ]
     try:
-        answer = await llm.answer(history, "Und wie spät ist es?", time.time() + 10)
+        answer = await llm.answer(prompt("Und wie spät ist es?", history), time.time() + 10)
     finally:
         await llm.close()
     assert answer == "Du sagtest: Und wie spät ist es?. Wir sprechen seit 3 Runden."
@@ -173,8 +225,25 @@ async def test_gemini_sends_model_system_instruction_and_history_in_order(
         "Du heißt Ada.",
         "Und wie spät ist es?",
     ]
-    assert body["systemInstruction"]["parts"][0]["text"] == settings.system_instruction
+    assert body["systemInstruction"]["parts"][0]["text"] == (
+        "Antworte kurz. Heute ist Freitag, der 27. November 2026, es ist 9:41 Uhr."
+    )
     assert body["generationConfig"]["maxOutputTokens"] == settings.max_output_tokens
+    assert body["tools"] == [{"googleSearch": {}}]  # grounding is on by default
+    assert llm.grounded
+
+
+async def test_gemini_search_can_be_switched_off(
+    fake_gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    llm = Gemini.from_settings(gemini_settings(fake_gemini, monkeypatch, gemini_search=False))
+    try:
+        await llm.answer(prompt("Wie wird das Wetter?"), time.time() + 10)
+    finally:
+        await llm.close()
+    (sent,) = fake_gemini.requests
+    assert "tools" not in sent["body"]
+    assert not llm.grounded
 
 
 async def test_gemini_retries_429_then_succeeds(
@@ -183,7 +252,7 @@ async def test_gemini_retries_429_then_succeeds(
     fake_gemini.failures.extend([429, 503])
     llm = Gemini.from_settings(gemini_settings(fake_gemini, monkeypatch, gemini_attempts=3))
     try:
-        answer = await llm.answer([], "Hallo", time.time() + 10)
+        answer = await llm.answer(prompt("Hallo"), time.time() + 10)
     finally:
         await llm.close()
     assert answer.startswith("Du sagtest: Hallo.")
@@ -197,7 +266,7 @@ async def test_gemini_400_is_permanent_and_not_retried(
     llm = Gemini.from_settings(gemini_settings(fake_gemini, monkeypatch))
     try:
         with pytest.raises(PipelineError) as caught:
-            await llm.answer([], "Hallo", time.time() + 10)
+            await llm.answer(prompt("Hallo"), time.time() + 10)
     finally:
         await llm.close()
     assert caught.value.code is ErrorCode.BACKEND_REJECTED
@@ -214,7 +283,7 @@ async def test_gemini_timeout_then_deadline(
     started = time.monotonic()
     try:
         with pytest.raises(PipelineError) as caught:
-            await llm.answer([], "Hallo", time.time() + 1.0)
+            await llm.answer(prompt("Hallo"), time.time() + 1.0)
     finally:
         await llm.close()
     assert caught.value.code in (ErrorCode.TIMEOUT, ErrorCode.BACKEND_UNAVAILABLE)
@@ -231,7 +300,7 @@ async def test_gemini_refused_connection_is_not_retried_by_the_sdk(
     started = time.monotonic()
     try:
         with pytest.raises(PipelineError) as caught:
-            await llm.answer([], "Hallo", time.time() + 10)
+            await llm.answer(prompt("Hallo"), time.time() + 10)
     finally:
         await llm.close()
     assert caught.value.code is ErrorCode.BACKEND_UNAVAILABLE

@@ -156,3 +156,29 @@ def test_server_issued_session_ids_have_128_random_bits() -> None:
     ids = {new_session_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(len(i) == 22 and valid_session_id(i) == i for i in ids)  # 16 bytes, base64url
+
+
+def test_hello_may_name_the_watchs_language_and_time_zone() -> None:
+    frame = {"type": "hello", "language": "en-us", "timezone": "America/New_York"}
+    assert parse(json.dumps(frame), LIMITS) == HelloRequest(None, "en-US", "America/New_York")
+    assert parse('{"type":"hello","language":"de"}', LIMITS) == HelloRequest(None, "de", None)
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("timezone", "Mars/Olympus_Mons"),
+        ("timezone", "../../etc/passwd"),
+        ("timezone", "/usr/share/zoneinfo/UTC"),
+        ("timezone", 3600),
+        ("timezone", ""),
+        ("language", "deutsch!"),
+        ("language", "x"),
+        ("language", ["de"]),
+    ],
+)
+def test_an_unknown_language_or_zone_is_an_invalid_field(field: str, bad: object) -> None:
+    with pytest.raises(PipelineError) as caught:
+        parse(json.dumps({"type": "hello", field: bad}), LIMITS)
+    assert caught.value.code is ErrorCode.INVALID_FIELD
+    assert f"'{field}'" in caught.value.message

@@ -1,0 +1,206 @@
+"""Questions that need no model: the time, the date, the weekday, answered from the clock.
+
+A watch is asked the time more than anything else, and a language model is the wrong
+tool for it: it has no clock, and a small one gets it wrong even when told. So before
+the model, the question is matched against the ways people ask for the time or the
+date in German and English. The match is on the whole question (after wake words,
+politeness and fillers are dropped), so "Wie spät ist es in Tokio?" or "What time
+does the bakery close?" fall through to the model instead of getting the local time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from llm_worker import clock
+
+
+class Intent(StrEnum):
+    TIME = "time"
+    DATE = "date"
+
+
+@dataclass(frozen=True)
+class LocalAnswer:
+    intent: Intent
+    text: str
+    """The answer, phrased for speaking ("Es ist 9 Uhr 41.")."""
+    language: str
+    """The language of the question that matched: the answer is spoken in it."""
+
+
+# --- German -----------------------------------------------------------------------
+
+DE_FILLERS = re.compile(
+    r"\b(jetzt|gerade|grad|denn|eigentlich|genau|bitte|aktuell|mal|eben|nochmal|"
+    r"so ungefähr|ungefähr|momentan|im moment|schon|zurzeit|aktuelle|genaue|exakte)\b"
+)
+DE_PREFIX = re.compile(
+    r"^((hey|hallo|ok|okay|hi) )?(uhrwerk )?((sag(?! mir)|du|entschuldigung|"
+    r"entschuldige) )?"
+)
+DE_ASK = (
+    r"(sag mir|sagst du mir|kannst du mir sagen|könntest du mir sagen|kannst du sagen|"
+    r"weißt du|verrat mir|verrätst du mir|ich möchte wissen|ich will wissen|"
+    r"ich wüsste gern|ich hätte gern|nenn mir|nenne mir)"
+)
+DE_DAY = r"(heute|morgen|übermorgen|gestern|vorgestern)"
+DE_TIME = [
+    r"wie spät (ist es|haben wir|ist's)",
+    r"wie spät",
+    r"wie viel uhr (ist es|haben wir|ist's)",
+    r"wie viel uhr",
+    r"(was|wie) ist die uhrzeit",
+    r"welche uhrzeit (ist es|haben wir)",
+    r"(die )?uhrzeit",
+    r"was zeigt die uhr",
+    r"(hast du|hättest du|kennst du) die uhrzeit",
+    r"(kannst|könntest) du mir die uhrzeit (sagen|nennen|verraten)",
+    rf"{DE_ASK} (wie spät es ist|wie viel uhr es ist|welche uhrzeit es ist|"
+    r"welche uhrzeit wir haben|die uhrzeit)",
+]
+DE_DATE = [
+    rf"welche[sn]? datum (haben|hatten|ist|war)( wir| es)?( {DE_DAY})?",
+    rf"welche[sn]? datum (ist |haben wir |hatten wir |war )?({DE_DAY})",
+    rf"welche[rn]? (tag|wochentag) (haben|hatten|ist|war)( wir| es)?( {DE_DAY})?",
+    rf"welche[rn]? (tag|wochentag) (ist |haben wir |war )?({DE_DAY})",
+    rf"was (ist|haben wir|war|hatten wir) ({DE_DAY} )?für ein(en)? (tag|wochentag|datum)"
+    rf"( {DE_DAY})?",
+    rf"was für ein(en)? (tag|wochentag|datum) (ist|haben wir|war|hatten wir)( {DE_DAY})?",
+    rf"(den|der) wievielte[n]? (haben|hatten|ist|war)( wir| es)?( {DE_DAY})?",
+    rf"(den|der) wievielte[n]? ({DE_DAY})",
+    rf"(was|wie) ist das (heutige )?datum( {DE_DAY})?",
+    rf"(das )?(heutige )?datum( von {DE_DAY})?",
+    rf"{DE_ASK} (welche[rsn]? (tag|wochentag|datum)|den wievielten|der wievielte) "
+    rf"(wir |es )?({DE_DAY} )?(ist|haben|war|hatten)( wir)?",
+    rf"{DE_ASK} (das )?(heutige )?datum( von {DE_DAY})?",
+]
+DE_OFFSETS = {"heute": 0, "morgen": 1, "übermorgen": 2, "gestern": -1, "vorgestern": -2}
+
+# --- English ----------------------------------------------------------------------
+
+EN_FILLERS = re.compile(
+    r"\b(please|right now|now|currently|exactly|again|just|actually|at the moment|"
+    r"by any chance|roughly)\b"
+)
+EN_PREFIX = re.compile(r"^((hey|hi|hello|ok|okay|excuse me|sorry) )?(uhrwerk )?")
+EN_ASK = (
+    r"(tell me|can you tell me|could you tell me|would you tell me|do you know|"
+    r"i want to know|i would like to know|i'd like to know)"
+)
+EN_DAY = r"(today|tomorrow|yesterday|the day after tomorrow|the day before yesterday)"
+EN_TIME = [
+    r"what time is it",
+    r"what is the (current )?time",
+    r"what time do we have",
+    r"what hour is it",
+    r"(the |current )?time",
+    r"(have you |you )?got the time",
+    r"do you have the time",
+    rf"{EN_ASK} (what time it is|the (current )?time)",
+]
+EN_DATE = [
+    rf"what (date|day|day of the week) is (it|today|tomorrow)( {EN_DAY})?",
+    r"what (date|day|day of the week) was (it )?(yesterday|the day before yesterday)",
+    rf"what (date|day|day of the week) will it be ({EN_DAY})",
+    rf"what is (the date|the day|today|today's date|tomorrow's date|yesterday's date)"
+    rf"( {EN_DAY})?",
+    rf"which day is (it|today|tomorrow)( {EN_DAY})?",
+    r"(today's |the )?date",
+    rf"{EN_ASK} (the date|today's date|what day it is|what day today is|what date it is|"
+    rf"what the date is|what day of the week it is)( {EN_DAY})?",
+]
+EN_OFFSETS = {
+    "the day after tomorrow": 2,
+    "the day before yesterday": -2,
+    "tomorrow": 1,
+    "yesterday": -1,
+    "today": 0,
+}
+
+
+def _compile(patterns: list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+DE_TIME_RE, DE_DATE_RE = _compile(DE_TIME), _compile(DE_DATE)
+EN_TIME_RE, EN_DATE_RE = _compile(EN_TIME), _compile(EN_DATE)
+
+
+def _words(text: str) -> str:
+    text = text.lower().replace("\u2019", "'")  # typographic apostrophe
+    text = re.sub(r"[^\w' ]+", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _german(text: str) -> str:
+    text = re.sub(r"\bwieviel\b", "wie viel", text)
+    text = text.replace("spaet", "spät").replace("weisst", "weißt")
+    text = DE_FILLERS.sub(" ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return DE_PREFIX.sub("", text).strip()
+
+
+def _english(text: str) -> str:
+    text = text.replace("what's", "what is").replace("whats", "what is")
+    text = text.replace("it's", "it is").replace("todays", "today's")
+    text = EN_FILLERS.sub(" ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    return EN_PREFIX.sub("", text).strip()
+
+
+def _offset(text: str, offsets: dict[str, int]) -> int:
+    for word, days in offsets.items():  # longest phrases first where they overlap
+        if re.search(rf"\b{word}\b", text):
+            return days
+    return 0
+
+
+def match(question: str) -> tuple[Intent, str, int] | None:
+    """(intent, "de" or "en", day offset) when the question asks for the time or date."""
+    words = _words(question)
+    if not words:
+        return None
+    german, english = _german(words), _english(words)
+    if DE_TIME_RE.fullmatch(german):
+        return Intent.TIME, "de", 0
+    if DE_DATE_RE.fullmatch(german):
+        return Intent.DATE, "de", _offset(german, DE_OFFSETS)
+    if EN_TIME_RE.fullmatch(english):
+        return Intent.TIME, "en", 0
+    if EN_DATE_RE.fullmatch(english):
+        return Intent.DATE, "en", _offset(english, EN_OFFSETS)
+    return None
+
+
+def answer(question: str, now: datetime, language: str) -> LocalAnswer | None:
+    """The spoken answer from the clock (`now` in the watch's zone), or None for any
+    question this module does not recognise. `language` is the turn's, used to keep
+    its region ("en-GB") when the question is in that language."""
+    found = match(question)
+    if found is None:
+        return None
+    intent, lang, days = found
+    tag = language if language.lower().startswith(lang) else ("de-DE" if lang == "de" else "en-US")
+    if intent is Intent.TIME:
+        said = clock.time_of_day(now, lang)
+        text = f"Es ist {said}." if lang == "de" else f"It's {said}."
+        return LocalAnswer(intent, text, tag)
+    day = now + timedelta(days=days)
+    return LocalAnswer(intent, _date_sentence(day, days, lang), tag)
+
+
+def _date_sentence(day: datetime, days: int, lang: str) -> str:
+    if lang == "de":
+        subject = {0: "Heute ist", 1: "Morgen ist", 2: "Übermorgen ist", -1: "Gestern war"}
+        return f"{subject.get(days, 'Vorgestern war')} {clock.date(day, 'de')}."
+    subject_en = {
+        0: "Today is",
+        1: "Tomorrow is",
+        2: "The day after tomorrow is",
+        -1: "Yesterday was",
+    }
+    return f"{subject_en.get(days, 'The day before yesterday was')} {clock.date(day, 'en')}."
