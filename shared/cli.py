@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--audio", type=Path, help="a recording (WebM/Opus, WAV, ...) instead")
     ask.add_argument("--url", default="ws://127.0.0.1:8080/ws", help="the gateway's WebSocket")
     ask.add_argument("--session", help="continue this session (16-128 chars)")
+    ask.add_argument("--language", help="the watch's language, e.g. en-US (sent with hello)")
+    ask.add_argument("--timezone", help="the watch's time zone, e.g. Asia/Tokyo (with hello)")
     ask.add_argument(
         "-o",
         "--output",
@@ -98,6 +100,13 @@ async def ask_command(args: argparse.Namespace) -> int:
             aiohttp.ClientSession() as http,
             http.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws,
         ):
+            if args.language or args.timezone:
+                hello = {"type": "hello", "language": args.language, "timezone": args.timezone}
+                await ws.send_str(json.dumps({k: v for k, v in hello.items() if v}))
+                answer = json.loads((await ws.receive(timeout=args.timeout)).data)
+                if "error" in answer:
+                    print(f"error ({answer.get('code')}): {answer['error']}", file=sys.stderr)
+                    return 1
             await ws.send_str(json.dumps(frame))
             message = await ws.receive(timeout=args.timeout)
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:

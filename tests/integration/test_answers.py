@@ -8,6 +8,7 @@ import base64
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ from tests.fakes.audio import webm_opus
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import FakeGoogleGrpc
 from tests.integration.stack import REDIS_URL, Stack
-from tests.integration.test_pipeline import ask
+from tests.integration.test_pipeline import ask, run_cli
 
 pytestmark = [pytest.mark.broker, pytest.mark.integration]
 
@@ -174,3 +175,16 @@ async def test_a_sessions_language_decides_over_detection(
     assert list(recognized.config.alternative_language_codes) == []
     (spoken,) = grpc_fake.synthesize_requests
     assert (spoken.voice.language_code, spoken.voice.name) == ("en-GB", "en-GB-Wavenet-F")
+
+
+def test_uhrwerk_ask_names_the_zone_and_the_language(gateway: int, tmp_path: Path) -> None:
+    url = f"ws://127.0.0.1:{gateway}/ws"
+    tokyo = run_cli(
+        "ask", "--timezone", "Asia/Tokyo", "Wie spät ist es?", "--url", url, cwd=tmp_path
+    )
+    assert tokyo.returncode == 0, tokyo.stderr
+    answer = tokyo.stdout.split("answer:", 1)[1].splitlines()[0].strip()
+    assert answer in spoken_times("Asia/Tokyo")
+    wrong = run_cli("ask", "--timezone", "Mars/Olympus_Mons", "Hallo", "--url", url, cwd=tmp_path)
+    assert wrong.returncode == 1
+    assert "invalid_field" in wrong.stderr

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 import uuid
 from collections.abc import Iterator
 
 import aiohttp
 import pytest
 
+from shared.contracts import AudioTurn
 from shared.model_files import default_cache_dir
 from tests.fakes.audio import mp3_duration
 from tests.integration.conftest import delete_topology
@@ -21,12 +23,32 @@ from tests.speech import spoken_webm, word_error_rate
 pytestmark = [pytest.mark.broker, pytest.mark.integration, pytest.mark.slow]
 
 QUESTIONS = {
-    "de-DE": ["Wie wird das Wetter morgen in Berlin?", "Erzähl mir einen kurzen Witz über Katzen."],
-    "en-US": ["What is the capital city of France?", "Which planet is closest to the sun?"],
+    "de-DE": [
+        ("de-DE", "Wie wird das Wetter morgen in Berlin?"),
+        ("de-DE", "Erzähl mir einen kurzen Witz über Katzen."),
+    ],
+    "en-US": [
+        ("en-US", "What is the capital city of France?"),
+        ("en-US", "Which planet is closest to the sun?"),
+    ],
+    # A German deployment that detects the language per turn (STT_LANGUAGE=auto).
+    "auto": [
+        ("de-DE", "In welchem Land liegt Rom?"),
+        ("en-US", "What is the capital city of France?"),
+    ],
 }
 
 
-@pytest.fixture(scope="module", params=["de-DE", "en-US"])
+@pytest.fixture(scope="module")
+def listener() -> object:
+    """The local recogniser, detecting German or English: hears the spoken answers."""
+    from shared.settings import SttSettings
+    from stt_worker.whisper import LocalWhisper
+
+    return LocalWhisper.from_settings(SttSettings(stt_language="auto", stt_languages="de,en"))
+
+
+@pytest.fixture(scope="module", params=["de-DE", "en-US", "auto"])
 def offline(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Stack, int, str]]:
@@ -36,7 +58,7 @@ def offline(
     stack = Stack(prefix, None, None, tmp_path_factory.mktemp(f"offline-{language}"))
     stack.env |= {
         "STT_LANGUAGE": language,
-        "TTS_LANGUAGE": language,
+        "TTS_LANGUAGE": "de-DE" if language == "auto" else language,
         "HOME": str(home),
         "MODEL_DIR": str(default_cache_dir()),  # the models assembled by make install
         "TURN_TIMEOUT_S": "60",
@@ -61,14 +83,14 @@ def test_auto_chooses_the_offline_backends_and_says_so(offline: tuple[Stack, int
 
 
 async def test_a_spoken_question_is_understood_answered_and_spoken(
-    offline: tuple[Stack, int, str],
+    offline: tuple[Stack, int, str], listener: object
 ) -> None:
-    _, port, language = offline
+    _, port, deployment = offline
     async with (
         aiohttp.ClientSession() as http,
         http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws,
     ):
-        for question in QUESTIONS[language]:
+        for language, question in QUESTIONS[deployment]:
             clip = spoken_webm(question, language)
             reply = await ask(
                 ws,
@@ -85,3 +107,32 @@ async def test_a_spoken_question_is_understood_answered_and_spoken(
             # Speech runs at roughly 8 to 25 characters per second.
             assert len(answer) / 30 < seconds < len(answer) / 5 + 2, (answer, seconds)
             assert {"stt", "llm", "tts", "total"} <= set(reply["timings"])
+            # Round trip: the answer is spoken in the question's language.
+            heard = await listener.transcribe(answer_turn(base64.b64decode(reply["audio_base64"])))  # type: ignore[attr-defined]
+            assert heard.language == language, (question, answer, heard)
+
+
+async def test_a_typed_time_question_is_answered_from_the_clock(
+    offline: tuple[Stack, int, str],
+) -> None:
+    _, port, deployment = offline
+    question, prefix = (
+        ("What time is it?", "It's ") if deployment == "en-US" else ("Wie spät ist es?", "Es ist ")
+    )
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws,
+    ):
+        reply = await ask(ws, {"type": "text", "message": question}, timeout=60)
+    assert reply["text_response"].startswith(prefix), reply
+    assert mp3_duration(base64.b64decode(reply["audio_base64"])) > 0.5
+
+
+def answer_turn(mp3: bytes) -> AudioTurn:
+    return AudioTurn(
+        turn_id="listen",
+        session_id="listen",
+        reply_to="r",
+        deadline_ms=int((time.time() + 60) * 1000),
+        audio=mp3,
+    )

@@ -1,0 +1,180 @@
+"""The llm stage's handler against the real Redis: what it tells the model, when it
+answers from the clock instead, and what it remembers and hands to tts.
+
+The language model here is a recording stand-in (the handler's collaborator, not a
+Google client): the backends themselves are tested against real servers elsewhere.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis.asyncio as redis
+
+from llm_worker import clock
+from llm_worker.handler import make_handler
+from llm_worker.prompt import Prompt
+from shared.contracts import SpeakRequest, TextTurn
+from shared.history import HistoryStore
+from shared.ledger import redis_client
+from shared.session_lock import SessionLocks
+from shared.settings import LlmSettings
+from tests.integration.stack import REDIS_URL
+
+pytestmark = pytest.mark.broker
+
+
+class RecordingModel:
+    """Answers with a scripted text and keeps every prompt it was given."""
+
+    name = "recording"
+    max_concurrency: int | None = None
+
+    def __init__(self, answer: str = "Eine Antwort.", grounded: bool = False) -> None:
+        self.prompts: list[Prompt] = []
+        self.text = answer
+        self._grounded = grounded
+
+    @property
+    def model_name(self) -> str:
+        return "recording"
+
+    @property
+    def grounded(self) -> bool:
+        return self._grounded
+
+    async def answer(self, prompt: Prompt, deadline: float) -> str:
+        self.prompts.append(prompt)
+        return self.text
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+async def client(prefix: str) -> AsyncIterator[redis.Redis]:
+    client = redis_client(REDIS_URL)
+    yield client
+    keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+def turn(text: str, **fields: str) -> TextTurn:
+    return TextTurn(
+        turn_id=uuid.uuid4().hex,
+        session_id="s-" + uuid.uuid4().hex,
+        reply_to="r",
+        deadline_ms=int((time.time() + 30) * 1000),
+        text=text,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+async def run(
+    client: redis.Redis, prefix: str, model: RecordingModel, question: TextTurn, **settings: object
+) -> SpeakRequest:
+    config = LlmSettings(_env_file=None, **settings)  # type: ignore[arg-type]
+    handler = make_handler(
+        model, HistoryStore(client, prefix), SessionLocks(client, prefix), config
+    )
+    (produced,) = [event async for event in handler(question)]
+    assert isinstance(produced, SpeakRequest)
+    return produced
+
+
+async def test_a_time_question_is_answered_from_the_clock_and_remembered(
+    client: redis.Redis, prefix: str
+) -> None:
+    model = RecordingModel()
+    question = turn("Wie spät ist es?", timezone="America/New_York")
+    spoken = await run(client, prefix, model, question)
+    now = datetime.now(ZoneInfo("America/New_York"))
+    allowed = {f"Es ist {clock.time_of_day(now - timedelta(minutes=m), 'de')}." for m in (0, 1)}
+    assert spoken.text in allowed
+    assert spoken.language == "de-DE"
+    assert model.prompts == []
+    (remembered,) = await HistoryStore(client, prefix).load("anonymous", question.session_id)
+    assert (remembered.user, remembered.model) == ("Wie spät ist es?", spoken.text)
+
+
+async def test_local_intents_can_be_switched_off(client: redis.Redis, prefix: str) -> None:
+    model = RecordingModel("Es ist Mittag.")
+    spoken = await run(client, prefix, model, turn("Wie spät ist es?"), local_intents=False)
+    assert spoken.text == "Es ist Mittag."
+    (prompt,) = model.prompts
+    assert prompt.question == "Wie spät ist es?"
+
+
+async def test_the_model_gets_the_clock_of_the_watchs_zone_and_the_history(
+    client: redis.Redis, prefix: str
+) -> None:
+    model = RecordingModel()
+    first = turn("Ich heiße Ada.", timezone="Asia/Tokyo")
+    await run(client, prefix, model, first)
+    second = TextTurn(**(first.carried() | {"turn_id": uuid.uuid4().hex}), text="Wie heiße ich?")
+    await run(client, prefix, model, second)
+    prompt = model.prompts[-1]
+    tokyo = datetime.now(ZoneInfo("Asia/Tokyo"))
+    assert prompt.clock.startswith(f"Heute ist {clock.date(tokyo, 'de')}, es ist ")
+    assert [(e.user, e.model) for e in prompt.history] == [("Ich heiße Ada.", "Eine Antwort.")]
+    assert prompt.question == "Wie heiße ich?"
+
+
+async def test_a_model_without_live_data_is_told_to_say_so(
+    client: redis.Redis, prefix: str
+) -> None:
+    offline, grounded = RecordingModel(grounded=False), RecordingModel(grounded=True)
+    await run(client, prefix, offline, turn("Wie wird das Wetter morgen in Hamburg?"))
+    await run(client, prefix, grounded, turn("Wie wird das Wetter morgen in Hamburg?"))
+    settings = LlmSettings(_env_file=None)
+    assert settings.offline_instruction in offline.prompts[0].system
+    assert settings.offline_instruction not in grounded.prompts[0].system
+    assert offline.prompts[0].system.startswith(settings.system_instruction)
+
+
+async def test_markdown_from_the_model_is_made_speakable(client: redis.Redis, prefix: str) -> None:
+    model = RecordingModel(
+        "## Antwort\n\n**Rom** liegt in *Italien* 🇮🇹. Mehr: https://de.wikipedia.org/wiki/Rom"
+    )
+    spoken = await run(client, prefix, model, turn("In welchem Land liegt Rom?"))
+    for dirt in ("#", "**", "*", "🇮🇹", "https://"):
+        assert dirt not in spoken.text, spoken.text
+    assert "Rom liegt in Italien" in spoken.text
+    (remembered,) = await HistoryStore(client, prefix).load("anonymous", spoken.session_id)
+    assert remembered.model == spoken.text  # remembered as it was spoken
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "expected", "rule"),
+    [
+        ("What is the capital of France?", "", "en-US", "Answer in English."),
+        ("Was ist die Hauptstadt von Frankreich?", "", "de-DE", "Antworte auf Deutsch."),
+        # Spoken turns carry the language their recogniser heard.
+        ("Paris", "en-GB", "en-GB", "Answer in English."),
+    ],
+)
+async def test_the_answer_is_asked_for_and_spoken_in_the_questions_language(
+    client: redis.Redis, prefix: str, question: str, language: str, expected: str, rule: str
+) -> None:
+    model = RecordingModel()
+    spoken = await run(client, prefix, model, turn(question, language=language))
+    assert spoken.language == expected
+    assert model.prompts[0].language == expected
+    assert model.prompts[0].system.endswith(rule)
+    if expected.startswith("en"):
+        assert model.prompts[0].clock.startswith("Today is ")
+
+
+async def test_an_english_time_question_is_answered_in_english(
+    client: redis.Redis, prefix: str
+) -> None:
+    spoken = await run(client, prefix, RecordingModel(), turn("What time is it?"))
+    assert spoken.text.startswith("It's ")
+    assert spoken.language == "en-US"
