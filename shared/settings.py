@@ -88,6 +88,10 @@ class SttSettings(CommonSettings, GoogleSettings):
     """host:port of the Speech API."""
     stt_local_model: str = ""
     """A CTranslate2 Whisper model folder; empty: Whisper base from its PyPI packages."""
+    stt_detect_margin: float = Field(10.0, ge=1.0, le=1000.0)
+    """With STT_LANGUAGE=auto, the local recogniser takes another language than the
+    first of STT_LANGUAGES only when Whisper finds it this many times likelier: its
+    detection hears short German questions as English (measured: bench.language_detection)."""
     stt_beam_size: int = Field(1, ge=1, le=10)
     """Beam search width of the local recogniser (1 is greedy and fastest)."""
     stt_threads: int = Field(2, ge=1, le=64)

@@ -43,6 +43,17 @@ def decode(audio: bytes) -> np.ndarray:
         ) from exc
 
 
+def choose(codes: list[str], probabilities: dict[str, float], margin: float) -> str:
+    """The deployment's first language, unless another of `codes` is `margin` times
+    likelier. Whisper base is sure about English (p > 0.6 where it is) but hesitant
+    about short German questions, which it often puts below English or Japanese."""
+    first = codes[0]
+    best = max(codes, key=lambda code: probabilities.get(code, 0.0))
+    if best != first and probabilities.get(best, 0.0) > margin * probabilities.get(first, 0.0):
+        return best
+    return first
+
+
 class LocalWhisper:
     name = "local"
     max_concurrency: int | None = 1
@@ -90,7 +101,7 @@ class LocalWhisper:
         chosen = codes[0]
         if len(codes) > 1:
             probabilities = dict(info.all_language_probs or [])
-            chosen = max(codes, key=lambda code: probabilities.get(code, 0.0))
+            chosen = choose(codes, probabilities, self._settings.stt_detect_margin)
             log.info(
                 "language detected",
                 language=chosen,

@@ -53,3 +53,28 @@ def test_typed_text_is_told_german_or_english(text: str, expected: str) -> None:
 
 def test_only_the_deployments_languages_are_guessed() -> None:
     assert language.guess("What is the capital of France?", ["de"], "de") == "de"
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "expected"),
+    [
+        # Measured on pico2wave's German: Whisper base puts English ahead.
+        ({"de": 0.217, "en": 0.47}, "de"),  # "Wie spät ist es?"
+        ({"de": 0.392, "en": 0.532}, "de"),  # "Was ist zwei plus drei?"
+        ({"de": 0.01, "en": 0.062}, "de"),  # "Danke."
+        ({"de": 0.996, "en": 0.001}, "de"),
+        # English is detected with confidence.
+        ({"de": 0.002, "en": 0.663}, "en"),  # "Thanks."
+        ({"de": 0.001, "en": 0.978}, "en"),
+        ({}, "de"),  # nothing heard: the first language
+    ],
+)
+def test_detection_prefers_the_deployments_first_language(
+    probabilities: dict[str, float], expected: str
+) -> None:
+    from stt_worker.whisper import choose
+
+    assert choose(["de", "en"], probabilities, margin=10.0) == expected
+    # Plain argmax (margin 1) would have taken English for the hesitant German clips.
+    if probabilities and expected == "de" and probabilities["en"] > probabilities["de"]:
+        assert choose(["de", "en"], probabilities, margin=1.0) == "en"
