@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
 import uuid
@@ -15,14 +14,18 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aiohttp import WSMsgType, web
 
+from gateway import frames
 from gateway.protocol import (
+    AudioEndRequest,
     AudioRequest,
+    AudioStartRequest,
+    CancelRequest,
     HelloRequest,
     Limits,
     ResetRequest,
     TurnRequest,
-    error_frame,
     parse,
+    recording,
     valid_session_id,
 )
 from gateway.turns import PendingTurn, PendingTurns
@@ -54,6 +57,10 @@ class Connection:
     profile: Profile = field(default_factory=Profile)
     """The session's language and time zone, from `hello` (now or on an earlier
     connection)."""
+    protocol: int = 1
+    """1: the seed's one reply per turn; 2: sentences as they are ready, cancel."""
+    upload: bytearray | None = None
+    """A recording being streamed (between `audio_start` and `audio_end`)."""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -62,6 +69,16 @@ class Connection:
             raise ConnectionError("websocket closed")
         async with self.lock:
             await self.ws.send_str(frame)
+
+    async def send_with_audio(self, frame: str, audio: bytes) -> None:
+        if self.ws.closed:
+            raise ConnectionError("websocket closed")
+        async with self.lock:
+            await self.ws.send_str(frame)
+            await self.ws.send_bytes(audio)
+
+    async def error(self, code: ErrorCode, message: str | None = None, turn_id: str = "") -> None:
+        await self.send(frames.error(code, message, turn_id, self.protocol))
 
 
 def new_session_id() -> str:
@@ -123,15 +140,21 @@ class Gateway:
                 session_id = valid_session_id(asked)
             except PipelineError as exc:
                 raise web.HTTPBadRequest(
-                    text=error_frame(exc.code), content_type="application/json"
+                    text=frames.error(exc.code), content_type="application/json"
                 ) from None
         else:
             session_id = new_session_id()
+        protocol = request.query.get("protocol", "1")
+        if protocol not in ("1", "2"):
+            raise web.HTTPBadRequest(
+                text=frames.error(ErrorCode.INVALID_FIELD, "'protocol' muss 1 oder 2 sein."),
+                content_type="application/json",
+            )
         # Frames up to 4x the limit are read and answered with an error; larger ones
         # make aiohttp close the connection (1009), so memory stays bounded.
         ws = web.WebSocketResponse(max_msg_size=4 * self.settings.max_message_bytes, heartbeat=30)
         await ws.prepare(request)
-        conn = Connection(ws=ws, session_id=session_id)
+        conn = Connection(ws=ws, session_id=session_id, protocol=int(protocol))
         if asked is not None:
             conn.profile = await self._load_profile(conn)
         with structlog.contextvars.bound_contextvars(connection_id=conn.id):
@@ -146,37 +169,87 @@ class Gateway:
                     if msg.type is WSMsgType.TEXT:
                         await self._on_frame(conn, msg.data)
                     elif msg.type is WSMsgType.BINARY:
-                        await conn.send(error_frame(ErrorCode.BINARY_FRAME))
+                        await self._on_binary(conn, msg.data)
                     elif msg.type is WSMsgType.ERROR:
                         log.warning("websocket error", error=str(ws.exception()))
             finally:
+                conn.upload = None
                 dropped = self.pending.drop_connection(conn.id)
                 log.info("watch disconnected", abandoned_turns=dropped)
         return ws
 
+    async def _on_binary(self, conn: Connection, data: bytes) -> None:
+        """A chunk of a streamed recording; outside `audio_start`…`audio_end`, an error."""
+        if conn.upload is None:
+            await conn.error(ErrorCode.BINARY_FRAME)
+            return
+        if len(conn.upload) + len(data) > self.settings.max_message_bytes:
+            conn.upload = None  # the rest of this recording is refused chunk by chunk
+            await conn.error(ErrorCode.TOO_LARGE)
+            return
+        conn.upload += data
+
     async def _on_frame(self, conn: Connection, raw: str) -> None:
         if len(raw) > self.settings.max_message_bytes:
-            await conn.send(error_frame(ErrorCode.TOO_LARGE))
+            await conn.error(ErrorCode.TOO_LARGE)
             return
         try:
             if len(raw) > PARSE_IN_THREAD_BYTES:
                 request = await asyncio.to_thread(parse, raw, self.limits)
             else:
                 request = parse(raw, self.limits)
+            if isinstance(request, AudioEndRequest):
+                request = await self._end_upload(conn)
         except PipelineError as exc:
             log.info("rejected frame", code=exc.code.value, detail=exc.detail)
-            await conn.send(error_frame(exc.code, exc.message))
+            await conn.error(exc.code, exc.message)
             return
         if isinstance(request, HelloRequest):
             await self._hello(conn, request)
-            return
-        if isinstance(request, ResetRequest):
+        elif isinstance(request, ResetRequest):
             await self._reset(conn)
-            return
+        elif isinstance(request, CancelRequest):
+            await self._cancel_running(conn)
+        elif isinstance(request, AudioStartRequest):
+            conn.upload = bytearray()
+        else:
+            await self._ask(conn, request)
+
+    async def _end_upload(self, conn: Connection) -> AudioRequest:
+        if conn.upload is None:
+            raise PipelineError(
+                ErrorCode.MISSING_AUDIO,
+                detail="audio_end without audio_start",
+                message="Keine Audio-Daten empfangen: erst audio_start, dann die Aufnahme.",
+            )
+        audio, conn.upload = bytes(conn.upload), None
+        if len(audio) > PARSE_IN_THREAD_BYTES:
+            return await asyncio.to_thread(recording, audio, self.limits)
+        return recording(audio, self.limits)
+
+    async def _ask(self, conn: Connection, request: TurnRequest) -> None:
+        if conn.protocol >= 2:
+            await self._cancel_running(conn)  # a new question is a barge-in
         if self.pending.count_for(conn.id) >= self.settings.max_pending_turns:
-            await conn.send(error_frame(ErrorCode.BUSY))
+            await conn.error(ErrorCode.BUSY)
             return
         await self._start_turn(conn, request)
+
+    async def _cancel_running(self, conn: Connection) -> None:
+        """Barge-in: end this connection's running turns at once; every stage stops
+        them, and their memory keeps only what the watch was sent."""
+        for turn_id in self.pending.of_connection(conn.id):
+            turn = await self.pending.cancel(turn_id)
+            if turn is None:
+                continue
+            await conn.send(frames.cancelled(turn_id))
+            log.info("turn cancelled", turn_id=turn_id, sentences_sent=len(turn.texts))
+            try:
+                await self.history.cancel_turn(
+                    turn.identity, turn.session_id, turn_id, turn.spoken()
+                )
+            except HistoryUnavailable as exc:
+                log.warning("cancel not recorded, memory unavailable", error=str(exc))
 
     async def _load_profile(self, conn: Connection) -> Profile:
         try:
@@ -189,6 +262,8 @@ class Gateway:
         if request.session_id is not None:
             conn.session_id = request.session_id
             conn.profile = await self._load_profile(conn)
+        if request.protocol is not None:
+            conn.protocol = request.protocol
         if request.language is not None or request.timezone is not None:
             conn.profile = Profile(
                 request.language if request.language is not None else conn.profile.language,
@@ -205,22 +280,21 @@ class Gateway:
             language=conn.profile.language or None,
             timezone=conn.profile.timezone or None,
         )
-        frame: dict[str, str] = {"type": "hello", "session_id": conn.session_id}
-        if conn.profile.language:
-            frame["language"] = conn.profile.language
-        if conn.profile.timezone:
-            frame["timezone"] = conn.profile.timezone
-        await conn.send(json.dumps(frame))
+        await conn.send(
+            frames.hello(
+                conn.session_id, conn.profile.language, conn.profile.timezone, conn.protocol
+            )
+        )
 
     async def _reset(self, conn: Connection) -> None:
         try:
             cleared = await self.history.clear(conn.identity, conn.session_id)
         except HistoryUnavailable as exc:
             log.warning("reset failed, memory unavailable", error=str(exc))
-            await conn.send(error_frame(ErrorCode.MEMORY_UNAVAILABLE))
+            await conn.error(ErrorCode.MEMORY_UNAVAILABLE)
             return
         log.info("session memory cleared", session_id=conn.session_id, had_memory=cleared)
-        await conn.send(json.dumps({"type": "reset", "session_id": conn.session_id}))
+        await conn.send(frames.reset(conn.session_id))
 
     async def _forget_failed_turn(self, turn: PendingTurn) -> None:
         """A failed or timed-out turn must leave nothing in the session's memory."""
@@ -249,9 +323,20 @@ class Gateway:
         else:
             event = TextTurn(**envelope, text=request.text, source="text")
         self.pending.add(
-            PendingTurn(turn_id, conn.session_id, conn.identity, conn.id, conn.send),
+            PendingTurn(
+                turn_id,
+                conn.session_id,
+                conn.identity,
+                conn.id,
+                conn,
+                protocol=conn.protocol,
+                voice=isinstance(request, AudioRequest),
+            ),
             self.settings.turn_timeout_s,
         )
+        if conn.protocol >= 2:
+            # Before publishing: a clock answer can be back before the publish returns.
+            await conn.send(frames.turn(turn_id))
         try:
             assert self._publisher is not None
             async with asyncio.timeout(PUBLISH_TIMEOUT_S):
@@ -259,7 +344,7 @@ class Gateway:
         except (aio_pika.exceptions.AMQPError, TimeoutError, ConnectionError) as exc:
             log.error("could not publish turn", turn_id=turn_id, error=repr(exc))
             self.pending.fail(turn_id)
-            await conn.send(error_frame(ErrorCode.UNAVAILABLE, turn_id=turn_id))
+            await conn.error(ErrorCode.UNAVAILABLE, turn_id=turn_id)
             return
         log.info("turn accepted", turn_id=turn_id, session_id=conn.session_id, kind=event.KIND)
 

@@ -1,4 +1,5 @@
-"""The watch protocol: JSON text frames in, JSON text frames out.
+"""The watch protocol, inbound: what a watch may send, validated. (What the gateway
+sends back is built in `gateway.frames`.)
 
 In (the original watch client's shapes):
     {"type": "text",  "message": "Wie spät ist es?"}
@@ -9,13 +10,10 @@ and, for clients that keep a conversation across connections:
         answered {"type": "hello", "session_id": "<the id to reuse>"} (with the
         session's language and timezone, where it has them)
     {"type": "reset"}   answered {"type": "reset", "session_id": "..."}
-Out:
-    {"text_response": "...", "audio_base64": "<base64 MP3>", "audio_format": "mp3",
-     "transcript": "...", "turn_id": "...", "timings": {...}}
-    {"error": "<German sentence>", "code": "<ErrorCode>", "turn_id": "..."}
-
-Fields beyond the seed's (`transcript`, `turn_id`, `timings`, `code`) are additions an
-old client ignores.
+and, for protocol 2 clients (hello's `"protocol": 2`):
+    {"type": "audio_start", "format": "webm"}, binary frames (MediaRecorder's chunks
+        as they are recorded), {"type": "audio_end"}: a streamed recording
+    {"type": "cancel"}: barge-in, stop the answer being generated or sent
 """
 
 from __future__ import annotations
@@ -28,8 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.audio import AudioInfo, probe_webm_opus
-from shared.contracts import Reply
-from shared.errors import MESSAGES, ErrorCategory, ErrorCode, PipelineError
+from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.language import valid_tag, zone
 
 ACCEPTED_FORMATS = frozenset({"webm", "audio/webm", "audio/webm;codecs=opus"})
@@ -54,6 +51,8 @@ class HelloRequest:
     """BCP-47 tag the watch speaks ("en-US"); None keeps what the session had."""
     timezone: str | None = None
     """IANA zone of the watch ("Europe/Berlin"); None keeps what the session had."""
+    protocol: int | None = None
+    """1 (the seed's) or 2 (streamed sentences, cancel); None keeps the connection's."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,30 @@ class ResetRequest:
     pass
 
 
-Request = TextRequest | AudioRequest | HelloRequest | ResetRequest
+@dataclass(frozen=True)
+class CancelRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class AudioStartRequest:
+    """A recording follows as binary frames, closed by `audio_end`."""
+
+
+@dataclass(frozen=True)
+class AudioEndRequest:
+    pass
+
+
+Request = (
+    TextRequest
+    | AudioRequest
+    | HelloRequest
+    | ResetRequest
+    | CancelRequest
+    | AudioStartRequest
+    | AudioEndRequest
+)
 TurnRequest = TextRequest | AudioRequest
 
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,128}")
@@ -103,6 +125,13 @@ def parse(raw: str, limits: Limits) -> Request:
         return _parse_hello(data)
     if kind == "reset":
         return ResetRequest()
+    if kind == "cancel":
+        return CancelRequest()
+    if kind == "audio_start":
+        _check_format(data)
+        return AudioStartRequest()
+    if kind == "audio_end":
+        return AudioEndRequest()
     raise protocol_error(ErrorCode.UNKNOWN_TYPE, f"type={kind!r:.40}")
 
 
@@ -124,7 +153,13 @@ def _parse_hello(data: dict[str, Any]) -> HelloRequest:
             "timezone",
             "Das Feld 'timezone' muss eine IANA-Zeitzone wie 'Europe/Berlin' sein.",
         )
-    return HelloRequest(None if session is None else valid_session_id(session), language, timezone)
+    protocol = data.get("protocol")
+    if protocol is not None and (type(protocol) is not int or protocol not in (1, 2)):
+        raise protocol_error(
+            ErrorCode.INVALID_FIELD, "protocol", "Das Feld 'protocol' muss 1 oder 2 sein."
+        )
+    session_id = None if session is None else valid_session_id(session)
+    return HelloRequest(session_id, language, timezone, protocol)
 
 
 def _parse_text(data: dict[str, Any], limits: Limits) -> TextRequest:
@@ -152,13 +187,7 @@ def _parse_audio(data: dict[str, Any], limits: Limits) -> AudioRequest:
         raise protocol_error(
             ErrorCode.INVALID_FIELD, "data", "Das Feld 'data' muss Base64-Text sein."
         )
-    fmt = data.get("format", "webm")
-    if not isinstance(fmt, str):
-        raise protocol_error(
-            ErrorCode.INVALID_FIELD, "format", "Das Feld 'format' muss ein Text sein."
-        )
-    if fmt.lower().replace(" ", "") not in ACCEPTED_FORMATS:
-        raise protocol_error(ErrorCode.UNSUPPORTED_AUDIO, f"format={fmt!r:.40}")
+    _check_format(data)
     # A client that sends FileReader's data URL instead of bare base64 is forgiven.
     if encoded.startswith("data:") and "," in encoded:
         encoded = encoded.split(",", 1)[1]
@@ -166,37 +195,21 @@ def _parse_audio(data: dict[str, Any], limits: Limits) -> AudioRequest:
         audio = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise protocol_error(ErrorCode.INVALID_BASE64) from None
+    return recording(audio, limits)
+
+
+def recording(audio: bytes, limits: Limits) -> AudioRequest:
+    """A whole recording (from one frame, or streamed): checked and measured."""
     if not audio:
         raise protocol_error(ErrorCode.MISSING_AUDIO)
     return AudioRequest(audio, probe_webm_opus(audio, limits.max_audio_seconds))
 
 
-def error_frame(code: ErrorCode | str, message: str | None = None, turn_id: str = "") -> str:
-    code = ErrorCode(code)
-    frame: dict[str, Any] = {"error": message or MESSAGES[code], "code": code.value}
-    if turn_id:
-        frame["turn_id"] = turn_id
-    return json.dumps(frame, ensure_ascii=False)
-
-
-def reply_frame(reply: Reply, total_ms: float) -> str:
-    """The watch's JSON for a reply from the pipeline."""
-    timings: dict[str, Any] = {k: round(v, 1) for k, v in reply.timings.items()}
-    timings["total"] = round(total_ms, 1)
-    if reply.memory:
-        timings["memory"] = reply.memory
-    if reply.is_error:
-        frame: dict[str, Any] = {
-            "error": reply.error_message or MESSAGES[ErrorCode.INTERNAL],
-            "code": reply.error_code,
-        }
-    else:
-        frame = {
-            "text_response": reply.text,
-            "audio_base64": base64.b64encode(reply.audio).decode("ascii"),
-            "audio_format": reply.audio_format,
-            "transcript": reply.transcript,
-        }
-    frame["turn_id"] = reply.turn_id
-    frame["timings"] = timings
-    return json.dumps(frame, ensure_ascii=False)
+def _check_format(data: dict[str, Any]) -> None:
+    fmt = data.get("format", "webm")
+    if not isinstance(fmt, str):
+        raise protocol_error(
+            ErrorCode.INVALID_FIELD, "format", "Das Feld 'format' muss ein Text sein."
+        )
+    if fmt.lower().replace(" ", "") not in ACCEPTED_FORMATS:
+        raise protocol_error(ErrorCode.UNSUPPORTED_AUDIO, f"format={fmt!r:.40}")

@@ -1,9 +1,16 @@
-"""Turns in flight: which connection asked, when it gives up, which replies it has had.
+"""Turns in flight: which connection asked, when it gives up, which chunks it has had.
 
-Replies arrive on this gateway's reply queue in any order and, after a worker crash
-or broker failover, possibly twice. Each is matched to its turn by `turn_id` (the
-AMQP correlation id); a chunk already delivered, or a reply for a turn that is
-finished, timed out or whose watch disconnected, is dropped here.
+An answer arrives as one reply per sentence (`seq` 0, 1, …, the last `final`), from
+several tts replicas in any order and, after a worker crash or broker failover,
+possibly twice. Each is matched to its turn by `turn_id` (the AMQP correlation id),
+held in a reorder buffer until the sentences before it are out, and sent exactly
+once; a turn is complete only when every `seq` up to the final one has arrived.
+Chunks of a turn that is finished, cancelled, timed out or whose watch disconnected
+are dropped here.
+
+What the watch gets depends on its protocol: protocol 2 hears each sentence as soon as
+it is its turn (`sentence` + MP3, then `done`); protocol 1 (the seed's) gets one reply
+with the whole text and the sentences' MP3s joined into one file.
 """
 
 from __future__ import annotations
@@ -12,15 +19,25 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from gateway.protocol import error_frame, reply_frame
+from gateway import frames
+from shared import mp3
 from shared.contracts import Reply
-from shared.errors import ErrorCode
+from shared.errors import MESSAGES, ErrorCode
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-Send = Callable[[str], Awaitable[None]]
+
+class Client(Protocol):
+    """The watch's side of a connection."""
+
+    async def send(self, frame: str) -> None: ...
+
+    async def send_with_audio(self, frame: str, audio: bytes) -> None:
+        """`frame`, then `audio` as one binary frame, with nothing in between."""
+        ...
 
 
 @dataclass
@@ -29,10 +46,44 @@ class PendingTurn:
     session_id: str
     identity: str
     connection_id: str
-    send: Send
+    client: Client
+    protocol: int = 1
+    voice: bool = False
+    """A spoken question: protocol 2 gets its transcript before the answer."""
     started: float = field(default_factory=time.perf_counter)
-    delivered: set[int] = field(default_factory=set)
     timer: asyncio.TimerHandle | None = None
+    next_seq: int = 0
+    """The sentence the watch gets next."""
+    final_seq: int | None = None
+    """The last sentence's number, once its chunk has arrived."""
+    waiting: dict[int, Reply] = field(default_factory=dict)
+    """Chunks that arrived before an earlier one."""
+    texts: list[str] = field(default_factory=list)
+    """The sentences sent so far, in order."""
+    audio: list[bytes] = field(default_factory=list)
+    """Protocol 1: the sentences' MP3s, joined when the last is in."""
+    transcript: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    memory: str = ""
+    first_audio_ms: float | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def elapsed_ms(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 1)
+
+    def spoken(self) -> str:
+        """The answer as far as the watch has it."""
+        return " ".join(self.texts)
+
+    def report(self) -> dict[str, Any]:
+        """Timings for the watch: per stage, first audio and total, memory status."""
+        timings: dict[str, Any] = {k: round(v, 1) for k, v in self.timings.items()}
+        if self.first_audio_ms is not None:
+            timings["first_audio"] = self.first_audio_ms
+        timings["total"] = self.elapsed_ms()
+        if self.memory:
+            timings["memory"] = self.memory
+        return timings
 
 
 OnFailed = Callable[[PendingTurn], Awaitable[None]]
@@ -56,6 +107,9 @@ class PendingTurns:
     def count_for(self, connection_id: str) -> int:
         return sum(1 for t in self._turns.values() if t.connection_id == connection_id)
 
+    def of_connection(self, connection_id: str) -> list[str]:
+        return [t.turn_id for t in self._turns.values() if t.connection_id == connection_id]
+
     def add(self, turn: PendingTurn, timeout_s: float) -> None:
         loop = asyncio.get_running_loop()
         turn.timer = loop.call_later(timeout_s, self._expire, turn.turn_id)
@@ -72,7 +126,8 @@ class PendingTurns:
         if turn is None:
             return
         log.warning("turn timed out", turn_id=turn_id, session_id=turn.session_id)
-        self._spawn(_send_quietly(turn.send, error_frame(ErrorCode.TIMEOUT, turn_id=turn_id)))
+        frame = frames.error(ErrorCode.TIMEOUT, turn_id=turn_id, protocol=turn.protocol)
+        self._spawn(_quietly(turn.client.send(frame)))
         if self._on_failed is not None:
             self._spawn(self._on_failed(turn))
 
@@ -80,39 +135,100 @@ class PendingTurns:
         """Forget a turn that could not be published (its error is sent by the caller)."""
         self._finish(turn_id)
 
+    async def cancel(self, turn_id: str) -> PendingTurn | None:
+        """Barge-in: end the turn now; nothing of it is sent after this returns. The
+        turn, with what the watch was sent of it, or None if it had already ended."""
+        turn = self._turns.get(turn_id)
+        if turn is None:
+            return None
+        async with turn.lock:  # a sentence being sent is sent whole, then no more
+            return self._finish(turn_id)
+
     async def deliver(self, reply: Reply) -> bool:
-        """Send a reply to the watch that asked; False if nobody waits for it any more."""
+        """Pass a chunk on to the watch that asked, in order; False if it was dropped."""
         turn = self._turns.get(reply.turn_id)
-        if turn is None or reply.seq in turn.delivered:
-            log.info("late or duplicate reply dropped", turn_id=reply.turn_id, seq=reply.seq)
+        if turn is None:
+            log.info("late reply dropped", turn_id=reply.turn_id, seq=reply.seq)
             return False
-        turn.delivered.add(reply.seq)
-        if reply.final or reply.is_error:
-            self._finish(reply.turn_id)
-        if reply.is_error and self._on_failed is not None:
-            self._spawn(self._on_failed(turn))
-        total_ms = (time.perf_counter() - turn.started) * 1000
-        await _send_quietly(turn.send, reply_frame(reply, total_ms))
-        log.info(
-            "reply delivered",
-            turn_id=reply.turn_id,
-            session_id=reply.session_id,
-            error=reply.error_code or None,
-            total_ms=round(total_ms, 1),
-        )
+        async with turn.lock:
+            if self._turns.get(reply.turn_id) is not turn:
+                log.info("late reply dropped", turn_id=reply.turn_id, seq=reply.seq)
+                return False
+            if reply.is_error:
+                await self._fail(turn, reply)
+                return True
+            if reply.seq < turn.next_seq or reply.seq in turn.waiting:
+                log.info("duplicate chunk dropped", turn_id=reply.turn_id, seq=reply.seq)
+                return False
+            turn.waiting[reply.seq] = reply
+            if reply.final:
+                turn.final_seq = reply.seq
+            while turn.next_seq in turn.waiting:
+                await self._send_chunk(turn, turn.waiting.pop(turn.next_seq))
+                turn.next_seq += 1
+            if turn.final_seq is not None and turn.next_seq > turn.final_seq:
+                self._finish(turn.turn_id)
+                await self._send_done(turn)
         return True
+
+    async def _fail(self, turn: PendingTurn, reply: Reply) -> None:
+        self._finish(turn.turn_id)
+        turn.timings |= reply.timings
+        turn.memory = reply.memory or turn.memory
+        frame = frames.error(
+            reply.error_code or ErrorCode.INTERNAL,
+            reply.error_message or MESSAGES[ErrorCode.INTERNAL],
+            turn_id=turn.turn_id,
+            protocol=turn.protocol,
+            timings=turn.report(),
+        )
+        if self._on_failed is not None:
+            self._spawn(self._on_failed(turn))
+        await _quietly(turn.client.send(frame))
+        log.info("turn failed", turn_id=turn.turn_id, error=reply.error_code)
+
+    async def _send_chunk(self, turn: PendingTurn, reply: Reply) -> None:
+        turn.texts.append(reply.text)
+        turn.timings |= reply.timings
+        turn.memory = reply.memory or turn.memory
+        turn.transcript = turn.transcript or reply.transcript
+        if turn.protocol < 2:
+            turn.audio.append(reply.audio)
+            return
+        if reply.seq == 0 and reply.transcript and turn.voice:
+            await _quietly(turn.client.send(frames.transcript(turn.turn_id, reply.transcript)))
+        if turn.first_audio_ms is None:
+            turn.first_audio_ms = turn.elapsed_ms()
+        frame = frames.sentence(turn.turn_id, reply.seq, reply.text)
+        await _quietly(turn.client.send_with_audio(frame, reply.audio))
+
+    async def _send_done(self, turn: PendingTurn) -> None:
+        if turn.protocol < 2:
+            audio = turn.audio[0] if len(turn.audio) == 1 else mp3.join(turn.audio)
+            frame = frames.reply(turn.turn_id, turn.spoken(), audio, turn.transcript, turn.report())
+        else:
+            frame = frames.done(turn.turn_id, turn.spoken(), turn.report())
+        await _quietly(turn.client.send(frame))
+        log.info(
+            "turn delivered",
+            turn_id=turn.turn_id,
+            session_id=turn.session_id,
+            sentences=len(turn.texts),
+            first_audio_ms=turn.first_audio_ms,
+            total_ms=turn.elapsed_ms(),
+        )
 
     def drop_connection(self, connection_id: str) -> int:
         """Forget every turn of a closed connection; returns how many."""
-        gone = [t.turn_id for t in self._turns.values() if t.connection_id == connection_id]
+        gone = self.of_connection(connection_id)
         for turn_id in gone:
             self._finish(turn_id)
         return len(gone)
 
 
-async def _send_quietly(send: Send, frame: str) -> None:
+async def _quietly(sending: Awaitable[None]) -> None:
     try:
-        await send(frame)
+        await sending
     except (ConnectionError, RuntimeError) as exc:
         # The watch went away between its question and our answer: nothing to do.
-        log.info("watch gone, reply not sent", error=str(exc))
+        log.info("watch gone, frame not sent", error=str(exc))

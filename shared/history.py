@@ -4,7 +4,8 @@ Bounded two ways (turns and characters, oldest out first) so prompts stay small,
 expiring after `ttl_s` without use (every read and write refreshes it).
 
 A turn's exchange is written by the llm stage once the answer exists, and taken back
-by the gateway if the turn then fails or times out (`forget_turn`). The take-back
+by the gateway if the turn then fails or times out (`forget_turn`), or cut to what the
+watch heard when it is cancelled (`cancel_turn`). The take-back
 leaves a tombstone, checked atomically by `append`, so an llm worker that finishes
 after the gateway gave up cannot bring the failed turn back. Writes are idempotent by
 turn id: a redelivered turn does not remember itself twice.
@@ -19,13 +20,22 @@ from dataclasses import asdict, dataclass
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from shared.cancel import CANCEL_TTL_S, cancel_key
 from shared.settings import CommonSettings
 
 TOMBSTONE_TTL_S = 3600
 
-# KEYS: history list, tombstone. ARGV: entry, turn id, max turns, max chars, ttl.
+# KEYS: history list, tombstone, cancel mark. ARGV: entry, turn id, max turns, max chars, ttl.
 APPEND = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local sent = redis.call('GET', KEYS[3])
+if sent then
+  if sent == '' then return 0 end
+  local entry = cjson.decode(ARGV[1])
+  entry['model'] = sent
+  entry['chars'] = string.len(entry['user']) + string.len(sent)
+  ARGV[1] = cjson.encode(entry)
+end
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
 for _, item in ipairs(items) do
   if cjson.decode(item)['turn_id'] == ARGV[2] then
@@ -46,6 +56,26 @@ while total > tonumber(ARGV[4]) and i <= #items do
 end
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
+"""
+
+# KEYS: history list, cancel mark. ARGV: turn id, the text sent before the cancel, ttl.
+CANCEL = """
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+for i, item in ipairs(items) do
+  local entry = cjson.decode(item)
+  if entry['turn_id'] == ARGV[1] then
+    if ARGV[2] == '' then
+      redis.call('LREM', KEYS[1], 1, item)
+    else
+      entry['model'] = ARGV[2]
+      entry['chars'] = string.len(entry['user']) + string.len(ARGV[2])
+      redis.call('LSET', KEYS[1], i - 1, cjson.encode(entry))
+    end
+    return 1
+  end
+end
+return 0
 """
 
 # KEYS: history list, tombstone. ARGV: turn id, tombstone ttl.
@@ -100,6 +130,7 @@ class HistoryStore:
         self.limits = limits
         self._append = client.register_script(APPEND)
         self._forget = client.register_script(FORGET)
+        self._cancel = client.register_script(CANCEL)
 
     def key(self, identity: str, session_id: str) -> str:
         return f"{self._prefix}:history:{identity}:{session_id}"
@@ -131,6 +162,7 @@ class HistoryStore:
                 keys=[
                     self.key(identity, session_id),
                     self._tombstone(identity, session_id, turn_id),
+                    cancel_key(self._prefix, turn_id),
                 ],
                 args=[
                     json.dumps(asdict(entry), ensure_ascii=False),
@@ -157,6 +189,19 @@ class HistoryStore:
         except RedisError as exc:
             raise HistoryUnavailable(str(exc)) from exc
         return int(removed)
+
+    async def cancel_turn(self, identity: str, session_id: str, turn_id: str, sent: str) -> bool:
+        """Barge-in: mark the turn cancelled (every stage stops it) and keep of its
+        answer only `sent`, the text the watch got before the cancel, now or whenever
+        the answer is written; nothing of the exchange when `sent` is empty."""
+        try:
+            found = await self._cancel(
+                keys=[self.key(identity, session_id), cancel_key(self._prefix, turn_id)],
+                args=[turn_id, sent, CANCEL_TTL_S],
+            )
+        except RedisError as exc:
+            raise HistoryUnavailable(str(exc)) from exc
+        return bool(found)
 
     async def clear(self, identity: str, session_id: str) -> bool:
         """Forget the whole session; True if there was anything."""

@@ -1,4 +1,6 @@
-"""Which turns a stage has already finished, so a redelivered message is not redone.
+"""Which chunks of a turn a stage has already finished, so a redelivered message is
+not redone. Keyed by (stage, turn id, seq): a streamed answer sends one event per
+sentence, and each is its own piece of work.
 
 The broker may deliver a message twice: a worker killed after its downstream publish
 was confirmed but before its ack, or a broker failover. The worker marks a turn done
@@ -23,20 +25,21 @@ class TurnLedger:
         self._prefix = prefix
         self._ttl_s = ttl_s
 
-    def _key(self, stage: str, turn_id: str) -> str:
-        return f"{self._prefix}:done:{stage}:{turn_id}"
+    def _key(self, stage: str, turn_id: str, seq: int) -> str:
+        return f"{self._prefix}:done:{stage}:{turn_id}:{seq}"
 
-    async def is_done(self, stage: str, turn_id: str) -> bool:
-        """True if `stage` finished `turn_id`; False too when Redis cannot tell."""
+    async def is_done(self, stage: str, turn_id: str, seq: int = 0) -> bool:
+        """True if `stage` finished chunk `seq` of `turn_id`; False too when Redis
+        cannot tell."""
         try:
-            return bool(await self._redis.exists(self._key(stage, turn_id)))
+            return bool(await self._redis.exists(self._key(stage, turn_id, seq)))
         except RedisError as exc:
             log.warning("ledger unavailable, cannot de-duplicate", error=str(exc))
             return False
 
-    async def mark_done(self, stage: str, turn_id: str) -> None:
+    async def mark_done(self, stage: str, turn_id: str, seq: int = 0) -> None:
         try:
-            await self._redis.set(self._key(stage, turn_id), b"1", ex=self._ttl_s)
+            await self._redis.set(self._key(stage, turn_id, seq), b"1", ex=self._ttl_s)
         except RedisError as exc:
             log.warning("ledger unavailable, turn not marked done", error=str(exc))
 

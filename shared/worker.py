@@ -121,8 +121,8 @@ class StageWorker(Generic[In]):
                 log.warning("turn past its deadline dropped", late_s=round(-event.remaining(), 3))
                 await message.ack()
                 return
-            if await self._ledger.is_done(self.stage, event.turn_id):
-                log.info("duplicate delivery of a finished turn acked")
+            if await self._ledger.is_done(self.stage, event.turn_id, event.seq):
+                log.info("duplicate delivery of a finished chunk acked", seq=event.seq)
                 await message.ack()
                 return
             started = time.perf_counter()
@@ -146,7 +146,7 @@ class StageWorker(Generic[In]):
                 await self._fail(message, event, error, started)
             else:
                 log.info("turn stage done", ms=round((time.perf_counter() - started) * 1000, 1))
-            await self._ledger.mark_done(self.stage, event.turn_id)
+            await self._ledger.mark_done(self.stage, event.turn_id, event.seq)
             await message.ack()
 
     async def _fail(

@@ -190,7 +190,7 @@ async def test_two_gateways_each_get_only_their_own_replies(stack: Stack, gatewa
         await assert_silent(one, 0.5)
         await assert_silent(two, 0.5)
     delivered = [
-        e for e in stack.services["g2"].log_events() if e.get("event") == "reply delivered"
+        e for e in stack.services["g2"].log_events() if e.get("event") == "turn delivered"
     ]
     assert len(delivered) == 1
 

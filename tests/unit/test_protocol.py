@@ -5,19 +5,21 @@ import json
 
 import pytest
 
+from gateway import frames
 from gateway.app import new_session_id
 from gateway.protocol import (
+    AudioEndRequest,
     AudioRequest,
+    AudioStartRequest,
+    CancelRequest,
     HelloRequest,
     Limits,
     ResetRequest,
     TextRequest,
     parse,
-    reply_frame,
     valid_session_id,
 )
-from shared.contracts import Reply
-from shared.errors import ErrorCode, PipelineError
+from shared.errors import MESSAGES, ErrorCode, PipelineError
 from tests.fakes.audio import matroska_mp3, wav, webm_opus
 
 LIMITS = Limits(max_text_chars=50, max_audio_seconds=5.0)
@@ -100,38 +102,55 @@ def test_error_text_never_leaks_exception_text() -> None:
 
 
 def test_reply_frame_has_the_seed_shape() -> None:
-    reply = Reply(
-        turn_id="t",
-        session_id="s",
-        reply_to="r",
-        deadline_ms=0,
-        audio=b"\xff\xfb",
-        text="Antwort",
-        transcript="Frage",
-        timings={"llm": 5.0},
-    )
-    frame = json.loads(reply_frame(reply, 42.0))
+    timings = {"llm": 5.0, "total": 42.0}
+    frame = json.loads(frames.reply("t", "Antwort", b"\xff\xfb", "Frage", timings))
     assert frame["text_response"] == "Antwort"
     assert base64.b64decode(frame["audio_base64"]) == b"\xff\xfb"
     assert frame["audio_format"] == "mp3"
     assert frame["transcript"] == "Frage"
+    assert frame["turn_id"] == "t"
     assert frame["timings"] == {"llm": 5.0, "total": 42.0}
-    assert "error" not in frame
+    assert "error" not in frame and "type" not in frame
 
 
-def test_error_reply_frame() -> None:
-    reply = Reply(
-        turn_id="t",
-        session_id="s",
-        reply_to="r",
-        deadline_ms=0,
-        error_code="no_speech",
-        error_message="Nichts verstanden.",
-    )
-    frame = json.loads(reply_frame(reply, 1.0))
-    assert frame["error"] == "Nichts verstanden."
-    assert frame["code"] == "no_speech"
-    assert "text_response" not in frame
+def test_error_frames_of_both_protocols() -> None:
+    seed = json.loads(frames.error("no_speech", "Nichts verstanden.", turn_id="t"))
+    assert seed == {"error": "Nichts verstanden.", "code": "no_speech", "turn_id": "t"}
+    streamed = json.loads(frames.error(ErrorCode.TIMEOUT, turn_id="t", protocol=2))
+    assert streamed["type"] == "error"
+    assert streamed["code"] == "timeout" and streamed["error"] == MESSAGES[ErrorCode.TIMEOUT]
+
+
+def test_protocol_2_frames() -> None:
+    assert json.loads(frames.turn("t")) == {"type": "turn", "turn_id": "t"}
+    assert json.loads(frames.sentence("t", 3, "Hallo.")) == {
+        "type": "sentence",
+        "turn_id": "t",
+        "seq": 3,
+        "text": "Hallo.",
+    }
+    done = json.loads(frames.done("t", "Hallo. Welt.", {"first_audio": 1.0, "total": 2.0}))
+    assert done["type"] == "done" and done["text_response"] == "Hallo. Welt."
+    assert json.loads(frames.cancelled("t")) == {"type": "cancelled", "turn_id": "t"}
+    hello = json.loads(frames.hello("s" * 16, "", "", 2))
+    assert hello == {"type": "hello", "session_id": "s" * 16, "protocol": 2}
+
+
+def test_hello_may_ask_for_protocol_2() -> None:
+    assert parse('{"type":"hello","protocol":2}', LIMITS) == HelloRequest(None, protocol=2)
+    for bad in ("2", 3, 0, True, 2.0):
+        with pytest.raises(PipelineError) as caught:
+            parse(json.dumps({"type": "hello", "protocol": bad}), LIMITS)
+        assert caught.value.code is ErrorCode.INVALID_FIELD
+
+
+def test_streamed_upload_and_cancel_messages() -> None:
+    assert parse('{"type":"audio_start","format":"webm"}', LIMITS) == AudioStartRequest()
+    assert parse('{"type":"audio_end"}', LIMITS) == AudioEndRequest()
+    assert parse('{"type":"cancel"}', LIMITS) == CancelRequest()
+    with pytest.raises(PipelineError) as caught:
+        parse('{"type":"audio_start","format":"wav"}', LIMITS)
+    assert caught.value.code is ErrorCode.UNSUPPORTED_AUDIO
 
 
 def test_hello_with_and_without_a_session_id() -> None:
