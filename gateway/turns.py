@@ -188,15 +188,17 @@ class PendingTurns:
         log.info("turn failed", turn_id=turn.turn_id, error=reply.error_code)
 
     async def _send_chunk(self, turn: PendingTurn, reply: Reply) -> None:
-        turn.texts.append(reply.text)
         turn.timings |= reply.timings
         turn.memory = reply.memory or turn.memory
         turn.transcript = turn.transcript or reply.transcript
+        if turn.protocol >= 2 and reply.seq == 0 and turn.voice and reply.transcript:
+            await _quietly(turn.client.send(frames.transcript(turn.turn_id, reply.transcript)))
+        if not reply.text:
+            return  # the end marker of an answer: it only says the answer is complete
+        turn.texts.append(reply.text)
         if turn.protocol < 2:
             turn.audio.append(reply.audio)
             return
-        if reply.seq == 0 and reply.transcript and turn.voice:
-            await _quietly(turn.client.send(frames.transcript(turn.turn_id, reply.transcript)))
         if turn.first_audio_ms is None:
             turn.first_audio_ms = turn.elapsed_ms()
         frame = frames.sentence(turn.turn_id, reply.seq, reply.text)

@@ -6,6 +6,7 @@ import asyncio
 
 from llm_worker import backend
 from llm_worker.handler import make_handler
+from shared.cancel import CancelFlags
 from shared.contracts import Stage, TextTurn
 from shared.history import HistoryStore, history_limits
 from shared.ledger import redis_client
@@ -23,10 +24,11 @@ async def main() -> None:
     client = redis_client(settings.redis_url)
     history = HistoryStore(client, settings.topology_prefix, history_limits(settings))
     locks = SessionLocks(client, settings.topology_prefix)
+    cancels = CancelFlags(client, settings.topology_prefix)
     await serve(
         stage=Stage.LLM,
         event_type=TextTurn,
-        handler=make_handler(llm, history, locks, settings),
+        handler=make_handler(llm, history, locks, settings, cancels),
         backend=llm,
         settings=settings,
         service="llm_worker",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 from llm_worker.prompt import Prompt
@@ -19,8 +20,14 @@ class LanguageModel(Backend, Protocol):
         told to say they cannot know the weather or the news."""
         ...
 
+    def stream(self, prompt: Prompt, deadline: float) -> AsyncIterator[str]:
+        """The reply to `prompt.question` after its history, piece by piece as it is
+        generated; `PipelineError` on failure. Closing the iterator early (barge-in)
+        stops the generation."""
+        ...
+
     async def answer(self, prompt: Prompt, deadline: float) -> str:
-        """The reply to `prompt.question` after its history; `PipelineError` on failure."""
+        """The whole reply (`stream` collected)."""
         ...
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
+
 from google import genai
 from google.genai import types
 
-from llm_worker.prompt import Prompt, system_with_clock
+from llm_worker.prompt import Prompt, collect, system_with_clock
 from shared import google
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
-from shared.retry import call_with_retry
+from shared.retry import stream_with_retry
 from shared.settings import LlmSettings
 
 
@@ -51,7 +54,7 @@ class Gemini:
     def model_name(self) -> str:
         return self._settings.gemini_model
 
-    async def answer(self, prompt: Prompt, deadline: float) -> str:
+    async def stream(self, prompt: Prompt, deadline: float) -> AsyncIterator[str]:
         contents = build_contents(prompt)
         # Grounding with Google Search gives current answers (weather, news, hours).
         tools = (
@@ -60,37 +63,47 @@ class Gemini:
             else None
         )
 
-        async def generate(timeout_s: float) -> types.GenerateContentResponse:
+        async def pieces(_: float) -> AsyncIterator[str]:
             config = types.GenerateContentConfig(
                 system_instruction=system_with_clock(prompt),
                 tools=tools,
                 max_output_tokens=self._settings.max_output_tokens,
                 http_options=types.HttpOptions(
-                    timeout=int(timeout_s * 1000),
+                    # The whole stream must fit the turn; stalls are bounded per piece.
+                    timeout=max(1, int((deadline - time.time()) * 1000)),
                     retry_options=types.HttpRetryOptions(attempts=1),
                 ),
             )
-            return await self._client.aio.models.generate_content(
+            stream = await self._client.aio.models.generate_content_stream(
                 model=self._settings.gemini_model, contents=contents, config=config
             )
+            reason = None
+            got_text = False
+            async for chunk in stream:
+                if chunk.candidates:
+                    reason = chunk.candidates[0].finish_reason or reason
+                if chunk.text:
+                    got_text = True
+                    yield chunk.text
+            if not got_text:
+                raise PipelineError(
+                    ErrorCode.BACKEND_REJECTED,
+                    ErrorCategory.PERMANENT,
+                    f"gemini returned no text (finish_reason={reason})",
+                )
 
-        response = await call_with_retry(
-            generate,
+        async for piece in stream_with_retry(
+            pieces,
             classify=google.classify,
             attempts=self._settings.gemini_attempts,
             attempt_timeout_s=self._settings.gemini_call_timeout_s,
             deadline=deadline,
             what="gemini",
-        )
-        text = (response.text or "").strip()
-        if not text:
-            reason = response.candidates[0].finish_reason if response.candidates else None
-            raise PipelineError(
-                ErrorCode.BACKEND_REJECTED,
-                ErrorCategory.PERMANENT,
-                f"gemini returned no text (finish_reason={reason})",
-            )
-        return text
+        ):
+            yield piece
+
+    async def answer(self, prompt: Prompt, deadline: float) -> str:
+        return await collect(self.stream(prompt, deadline))
 
     async def close(self) -> None:
         await self._client.aio.aclose()

@@ -1,28 +1,37 @@
-"""The llm stage: answer with the session's memory, then hand the answer to tts.
+"""The llm stage: answer with the session's memory, sentence by sentence, to tts.
 
 An answer comes from the clock when the question asks for the time or the date
-(`intents`), from the language model otherwise; either way it is cleaned for speaking
-(`for_speech`) and remembered like any other exchange.
+(`intents`), from the language model otherwise. The model's stream is cut into
+sentences as it arrives (`SentenceSplitter`); each sentence, cleaned for speaking
+(`for_speech`), goes to tts as its own event with its `seq`, so the watch hears the
+first while the rest is still being generated. The last carries `final`: a sentence
+is held back until the next one starts or the stream ends, so that it can.
 
 Per session, one turn at a time: the lease is held while the history is read, the
 answer is made and the exchange is written back, so a double tap neither interleaves
 nor loses an entry. Without Redis the turn is still answered, without memory, and the
-reply says so (`memory="unavailable"`).
+reply says so (`memory="unavailable"`). A cancelled turn (barge-in) stops generating
+within a poll of the cancel mark; its memory keeps only what the watch heard.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from llm_worker import clock, intents
 from llm_worker.backend import LanguageModel
 from llm_worker.prompt import Prompt
 from shared import language as lang
+from shared.cancel import CancelFlags
 from shared.contracts import Envelope, SpeakRequest, TextTurn
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.history import Exchange, HistoryStore, HistoryUnavailable
 from shared.logging import get_logger
+from shared.sentences import SentenceSplitter
 from shared.session_lock import SessionLocks
 from shared.settings import LlmSettings
 from shared.speech_text import for_speech
@@ -33,12 +42,37 @@ log = get_logger(__name__)
 ANSWER_IN = {"de": "Antworte auf Deutsch.", "en": "Answer in English."}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Answer:
-    text: str
     language: str
     source: str
     """ "model" or the local intent that answered ("time", "date")."""
+    sentences: AsyncIterator[tuple[str, bool]]
+    """Each sentence, and whether more surely follows it."""
+
+
+async def until_set(stream: AsyncIterator[str], stop: asyncio.Event) -> AsyncGenerator[str, None]:
+    """The pieces of `stream` until `stop` is set, even while the stream is waiting;
+    the stream is closed either way (which stops a local model's generation)."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            piece = asyncio.ensure_future(anext(stream))
+            await asyncio.wait({piece, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not piece.done():
+                piece.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await piece
+                return
+            try:
+                yield piece.result()
+            except StopAsyncIteration:
+                return
+    finally:
+        stopping.cancel()
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def make_handler(
@@ -46,15 +80,16 @@ def make_handler(
     history: HistoryStore,
     locks: SessionLocks,
     settings: LlmSettings,
+    cancels: CancelFlags,
 ) -> Handler[TextTurn]:
     default_language = lang.valid_tag(settings.assistant_language) or "de-DE"
-    spoken = lang.languages(settings.stt_languages)
+    spoken_languages = lang.languages(settings.stt_languages)
 
     def turn_language(turn: TextTurn) -> str:
         """Spoken turns carry what stt heard; typed ones are told apart by their words."""
         if turn.language:
             return turn.language
-        guessed = lang.guess(turn.text, spoken, lang.base(default_language))
+        guessed = lang.guess(turn.text, spoken_languages, lang.base(default_language))
         return lang.to_tag(guessed, default_language)
 
     def instruction(language: str) -> str:
@@ -64,14 +99,43 @@ def make_handler(
         parts.append(ANSWER_IN.get(lang.base(language), ""))
         return " ".join(p for p in parts if p)
 
-    async def respond(turn: TextTurn, past: list[Exchange]) -> Answer:
+    async def model_sentences(
+        turn: TextTurn, prompt: Prompt, stop: asyncio.Event
+    ) -> AsyncIterator[tuple[str, bool]]:
+        """(sentence, whether more text surely follows). The splitter cuts only once it
+        has seen what comes after a sentence, so whatever it gives while the stream
+        runs has a successor; what is left at the end may be the last."""
+        splitter = SentenceSplitter()
+        count = chars = 0
+        pieces = until_set(model.stream(prompt, turn.deadline), stop)
+        try:
+            async for piece in pieces:
+                for sentence in splitter.feed(piece):
+                    text = for_speech(sentence)
+                    if text:
+                        count, chars = count + 1, chars + len(text)
+                        yield text, True
+                    if count >= settings.max_answer_sentences or chars >= settings.max_answer_chars:
+                        log.info("answer capped", sentences=count, chars=chars)
+                        return
+            if not stop.is_set():
+                for sentence in splitter.flush():
+                    text = for_speech(sentence)
+                    if text:
+                        yield text, False
+        finally:
+            await pieces.aclose()
+
+    async def one(text: str) -> AsyncIterator[tuple[str, bool]]:
+        yield text, False
+
+    def answer(turn: TextTurn, past: list[Exchange], now: datetime, stop: asyncio.Event) -> Answer:
         language = turn_language(turn)
-        now = lang.now_in(turn.timezone, settings.assistant_timezone)
         if settings.local_intents:
             local = intents.answer(turn.text, now, language)
             if local is not None:
                 log.info("answered from the clock", intent=local.intent.value)
-                return Answer(local.text, local.language, local.intent.value)
+                return Answer(local.language, local.intent.value, one(local.text))
         prompt = Prompt(
             system=instruction(language),
             clock=clock.describe(now, language),
@@ -79,48 +143,77 @@ def make_handler(
             question=turn.text,
             language=language,
         )
-        text = for_speech(await model.answer(prompt, turn.deadline))
-        if not text:
-            raise PipelineError(
-                ErrorCode.BACKEND_REJECTED, ErrorCategory.PERMANENT, "nothing speakable"
-            )
-        return Answer(text, language, "model")
+        return Answer(language, "model", model_sentences(turn, prompt, stop))
 
-    async def answer_remembering(turn: TextTurn) -> tuple[Answer, str]:
-        """(answer, memory status), with the session's lease held."""
-        past: list[Exchange] = []
-        status = "ok"
+    async def load(turn: TextTurn, held: bool) -> tuple[list[Exchange], str]:
+        if not held:
+            log.warning("memory unavailable, answering without it")
+            return [], "unavailable"
         try:
-            past = await history.load(turn.identity, turn.session_id)
+            return await history.load(turn.identity, turn.session_id), "ok"
         except HistoryUnavailable as exc:
             log.warning("memory unavailable, answering without it", error=str(exc))
-            status = "unavailable"
-        answer = await respond(turn, past)
-        log.info("answered", history_turns=len(past), chars=len(answer.text), source=answer.source)
-        if status == "ok" and not turn.expired():
-            try:
-                await history.append(
-                    turn.identity, turn.session_id, turn.turn_id, turn.text, answer.text
-                )
-            except HistoryUnavailable as exc:
-                log.warning("memory unavailable, exchange not remembered", error=str(exc))
-                status = "unavailable"
-        return answer, status
+            return [], "unavailable"
 
-    async def answer_with_memory(turn: TextTurn) -> tuple[Answer, str]:
+    async def remember(turn: TextTurn, text: str, status: str) -> str:
+        """Write the exchange (cut to what was heard if cancelled); the memory status."""
+        if status != "ok" or turn.expired():
+            return status
         try:
-            async with locks.hold(turn.identity, turn.session_id, turn.turn_id, turn.deadline):
-                return await answer_remembering(turn)
-        except HistoryUnavailable as exc:  # only taking the lease raises it out here
-            log.warning("memory unavailable, answering without it", error=str(exc))
-            return await respond(turn, []), "unavailable"
+            await history.append(turn.identity, turn.session_id, turn.turn_id, turn.text, text)
+        except HistoryUnavailable as exc:
+            log.warning("memory unavailable, exchange not remembered", error=str(exc))
+            return "unavailable"
+        return status
 
-    async def handle(turn: TextTurn) -> AsyncIterator[Envelope]:
-        answer, memory = await answer_with_memory(turn)
-        yield SpeakRequest(
-            **(turn.carried() | {"memory": memory, "language": answer.language}),
-            text=answer.text,
-            transcript=turn.text,
-        )
+    async def handle(turn: TextTurn) -> AsyncGenerator[Envelope, None]:
+        now = lang.now_in(turn.timezone, settings.assistant_timezone)
+        lease = locks.hold_if_reachable(turn.identity, turn.session_id, turn.turn_id, turn.deadline)
+        async with lease as held, cancels.watch(turn.turn_id) as cancelled:
+            past, memory = await load(turn, held)
+            made = answer(turn, past, now, cancelled)
+            sentences: list[str] = []
+
+            def speak(text: str, final: bool) -> SpeakRequest:
+                fields = turn.carried() | {"memory": memory, "language": made.language}
+                return SpeakRequest(
+                    **fields, seq=len(sentences) - 1, final=final, text=text, transcript=turn.text
+                )
+
+            # A sentence that may be the last is held until the next one shows (then
+            # it was not) or the stream ends (then it goes out marked `final`).
+            held_back: str | None = None
+            async for sentence, more in made.sentences:
+                if held_back is not None:
+                    yield speak(held_back, final=False)
+                    held_back = None
+                sentences.append(sentence)
+                if more:
+                    yield speak(sentence, final=False)
+                else:
+                    held_back = sentence
+            if cancelled.is_set():
+                log.info("turn cancelled, generation stopped", sentences=len(sentences))
+            if not sentences:
+                if cancelled.is_set():
+                    return  # nothing said; the watch has its `cancelled` already
+                raise PipelineError(
+                    ErrorCode.BACKEND_REJECTED, ErrorCategory.PERMANENT, "nothing speakable"
+                )
+            memory = await remember(turn, " ".join(sentences), memory)
+            log.info(
+                "answered",
+                history_turns=len(past),
+                sentences=len(sentences),
+                chars=sum(map(len, sentences)),
+                source=made.source,
+            )
+            if held_back is not None:
+                yield speak(held_back, final=True)
+            else:
+                # The last sentence went out unmarked (what followed it was not
+                # speakable, or the answer was capped): an empty end marker closes it.
+                sentences.append("")
+                yield speak("", final=True)
 
     return handle

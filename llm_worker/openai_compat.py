@@ -1,8 +1,8 @@
 """Any OpenAI-compatible chat-completions server: Ollama, llama.cpp's server, vLLM,
 LM Studio, or OpenAI itself (`LLM_BACKEND=openai`).
 
-The answer is streamed and collected, so a slow server still shows progress to the
-per-attempt timeout (which bounds the whole stream, not just its first byte). The
+The answer is streamed piece by piece; each piece must come within the per-attempt
+timeout of the last, and the whole stream within the turn's deadline. The
 SDK's own retries are off; ours classify its errors like Google's: connection
 failures, timeouts, 408/409/429 and 5xx are retried, other statuses end the turn.
 """
@@ -10,16 +10,18 @@ failures, timeouts, 408/409/429 and 5xx are retried, other statuses end the turn
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
 from openai import AsyncOpenAI
 
-from llm_worker.prompt import Prompt, chat_messages
+from llm_worker.prompt import Prompt, chat_messages, collect
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.logging import get_logger
-from shared.retry import call_with_retry
+from shared.retry import stream_with_retry
 from shared.settings import LlmSettings
 
 if TYPE_CHECKING:
@@ -113,11 +115,10 @@ class OpenAICompatible:
                 log.info("openai model chosen", model=self._model, listed=len(page.data))
         return self._model
 
-    async def answer(self, prompt: Prompt, deadline: float) -> str:
+    async def stream(self, prompt: Prompt, deadline: float) -> AsyncIterator[str]:
         messages = cast("list[ChatCompletionMessageParam]", chat_messages(prompt))
-        finish: list[str | None] = [None]
 
-        async def generate(timeout_s: float) -> str:
+        async def pieces(timeout_s: float) -> AsyncIterator[str]:
             model = await self._chosen_model(timeout_s)
             stream = await self._client.chat.completions.create(
                 model=model,
@@ -125,34 +126,36 @@ class OpenAICompatible:
                 max_tokens=self._settings.max_output_tokens,
                 temperature=TEMPERATURE,
                 stream=True,
-                timeout=timeout_s,
+                timeout=max(0.1, deadline - time.time()),
             )
-            pieces: list[str] = []
+            finish: str | None = None
+            got_text = False
             async with stream:
                 async for chunk in stream:
                     for choice in chunk.choices:
                         if choice.delta.content:
-                            pieces.append(choice.delta.content)
-                        if choice.finish_reason:
-                            finish[0] = choice.finish_reason
-            return "".join(pieces)
+                            got_text = True
+                            yield choice.delta.content
+                        finish = choice.finish_reason or finish
+            if not got_text:
+                raise PipelineError(
+                    ErrorCode.BACKEND_REJECTED,
+                    ErrorCategory.PERMANENT,
+                    f"openai: {model} returned no text (finish_reason={finish})",
+                )
 
-        text = await call_with_retry(
-            generate,
+        async for piece in stream_with_retry(
+            pieces,
             classify=classify,
             attempts=self._settings.openai_attempts,
             attempt_timeout_s=self._settings.openai_call_timeout_s,
             deadline=deadline,
             what="openai",
-        )
-        text = text.strip()
-        if not text:
-            raise PipelineError(
-                ErrorCode.BACKEND_REJECTED,
-                ErrorCategory.PERMANENT,
-                f"openai: {self.model_name} returned no text (finish_reason={finish[0]})",
-            )
-        return text
+        ):
+            yield piece
+
+    async def answer(self, prompt: Prompt, deadline: float) -> str:
+        return await collect(self.stream(prompt, deadline))
 
     async def close(self) -> None:
         await self._client.close()

@@ -4,6 +4,7 @@ session's history and the question; one shape for Gemini, llama.cpp and OpenAI s
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from shared.history import Exchange
@@ -26,15 +27,34 @@ class Prompt:
 
 
 def system_with_clock(prompt: Prompt) -> str:
+    """One system text (Gemini's `system_instruction`): the instruction, then the clock."""
     return f"{prompt.system} {prompt.clock}"
 
 
 def chat_messages(prompt: Prompt) -> list[dict[str, str]]:
-    """OpenAI-style messages (llama.cpp's chat API takes the same):
-    system, then alternating user/assistant turns, then the question."""
-    messages = [{"role": "system", "content": system_with_clock(prompt)}]
+    """OpenAI-style messages (llama.cpp's chat API takes the same): the instruction as
+    the system message, the alternating user/assistant turns, then the clock as a
+    second system message right before the question.
+
+    The clock goes late because it changes every minute and everything after it must
+    be evaluated again: llama.cpp reuses the longest common token prefix of its
+    previous call, so with the clock first a turn with 10 remembered turns
+    re-evaluated all of them (about 350 tokens, 4.9 s to the first token with the
+    1.5B model here) and with it late only the last exchange and the question (about
+    80 tokens, 1.1-1.3 s). Of the late placements, a system message was as accurate as
+    the clock in the first one and more so than a line before the question (which the
+    models also started to read out): `python -m bench.answer_quality --placements`,
+    notes/models.md. Chat templates that allow a system message only first (Gemma's,
+    some Mistral ones) reject this; Qwen's and Llama 3's render it in place."""
+    messages = [{"role": "system", "content": prompt.system}]
     for past in prompt.history:
         messages.append({"role": "user", "content": past.user})
         messages.append({"role": "assistant", "content": past.model})
+    messages.append({"role": "system", "content": prompt.clock})
     messages.append({"role": "user", "content": prompt.question})
     return messages
+
+
+async def collect(pieces: AsyncIterator[str]) -> str:
+    """A streamed answer as one text (benchmarks, tests, and callers that need it whole)."""
+    return "".join([piece async for piece in pieces]).strip()

@@ -50,18 +50,21 @@ class CancelFlags:
     async def watch(self, turn_id: str) -> AsyncIterator[asyncio.Event]:
         """An event that is set within `POLL_S` of the turn being cancelled."""
         event = asyncio.Event()
+        done = asyncio.Event()
 
         async def poll() -> None:
-            while not event.is_set():
+            # Never cancelled in the middle of a Redis call: redis-py swallows the
+            # cancellation there and the loop would go on. `done` ends it between calls.
+            while not event.is_set() and not done.is_set():
                 if await self.cancelled(turn_id):
                     event.set()
                     return
-                await asyncio.sleep(POLL_S)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), POLL_S)
 
         task = asyncio.create_task(poll())
         try:
             yield event
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            done.set()
+            await task

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
@@ -83,3 +83,64 @@ async def run_local(
             raise PipelineError(
                 ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, f"{what} ran past deadline"
             ) from None
+
+
+async def stream_with_retry(
+    open_stream: Callable[[float], AsyncIterator[str]],
+    *,
+    classify: Callable[[BaseException], ErrorCategory],
+    attempts: int,
+    attempt_timeout_s: float,
+    deadline: float,
+    what: str,
+) -> AsyncIterator[str]:
+    """Yield the pieces of `open_stream(timeout_s)`, retrying like `call_with_retry`
+    only until the first piece arrives: after that, what was yielded is already on its
+    way to the watch, so a failure ends the turn instead of repeating the answer. Each
+    piece must come within `attempt_timeout_s` of the last, and all before `deadline`.
+    """
+    last: BaseException | None = None
+    for attempt in range(1, attempts + 1):
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            break
+        stream = open_stream(min(attempt_timeout_s, remaining))
+        started = False
+        try:
+            while True:
+                wait_s = min(attempt_timeout_s, deadline - time.time())
+                if wait_s <= 0:
+                    raise TimeoutError("deadline reached while streaming")
+                try:
+                    piece = await asyncio.wait_for(anext(stream), wait_s)
+                except StopAsyncIteration:
+                    return
+                started = True
+                yield piece
+        except Exception as exc:
+            last = exc
+            category = ErrorCategory.TRANSIENT if isinstance(exc, TimeoutError) else classify(exc)
+            detail = f"{what}: {type(exc).__name__}: {exc}"[:500]
+            if started and time.time() >= deadline:
+                raise PipelineError(ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, detail) from exc
+            if category is ErrorCategory.PERMANENT:
+                raise PipelineError(ErrorCode.BACKEND_REJECTED, category, detail) from exc
+            if started or attempt == attempts:
+                raise PipelineError(ErrorCode.BACKEND_UNAVAILABLE, category, detail) from exc
+            delay = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            delay = min(delay, max(0.0, deadline - time.time()))
+            log.warning(
+                "transient backend failure, retrying",
+                backend=what,
+                attempt=attempt,
+                retry_in_s=round(delay, 3),
+                error=detail,
+            )
+            await asyncio.sleep(delay)
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+    raise PipelineError(
+        ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, f"{what}: deadline reached ({last!r})"
+    )

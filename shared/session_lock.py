@@ -50,16 +50,7 @@ class SessionLocks:
     def key(self, identity: str, session_id: str) -> str:
         return f"{self._prefix}:lock:{identity}:{session_id}"
 
-    @contextlib.asynccontextmanager
-    async def hold(
-        self, identity: str, session_id: str, turn_id: str, deadline: float
-    ) -> AsyncIterator[None]:
-        """Hold the session's lease for the block.
-
-        Raises `HistoryUnavailable` if Redis cannot be reached and `PipelineError`
-        (TIMEOUT) if the session stays busy until the turn's deadline.
-        """
-        key = self.key(identity, session_id)
+    async def _take(self, key: str, turn_id: str, deadline: float) -> None:
         lease_ms = int(LEASE_S * 1000)
         try:
             while not await self._acquire(keys=[key], args=[turn_id, lease_ms]):
@@ -70,17 +61,56 @@ class SessionLocks:
                 await asyncio.sleep(POLL_S)
         except RedisError as exc:
             raise HistoryUnavailable(str(exc)) from exc
-        keeper = asyncio.create_task(self._keep(key, turn_id, lease_ms))
+
+    @contextlib.asynccontextmanager
+    async def _held(self, key: str, turn_id: str) -> AsyncIterator[None]:
+        done = asyncio.Event()
+        keeper = asyncio.create_task(self._keep(key, turn_id, int(LEASE_S * 1000), done))
         try:
             yield
         finally:
-            keeper.cancel()
+            # Ended between Redis calls, not cancelled in one: redis-py swallows a
+            # cancellation there, and the keeper would extend the lease forever.
+            done.set()
+            await keeper
             with contextlib.suppress(RedisError):
                 await self._release(keys=[key], args=[turn_id])
 
-    async def _keep(self, key: str, turn_id: str, lease_ms: int) -> None:
+    @contextlib.asynccontextmanager
+    async def hold(
+        self, identity: str, session_id: str, turn_id: str, deadline: float
+    ) -> AsyncIterator[None]:
+        """Hold the session's lease for the block.
+
+        Raises `HistoryUnavailable` if Redis cannot be reached and `PipelineError`
+        (TIMEOUT) if the session stays busy until the turn's deadline.
+        """
+        key = self.key(identity, session_id)
+        await self._take(key, turn_id, deadline)
+        async with self._held(key, turn_id):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def hold_if_reachable(
+        self, identity: str, session_id: str, turn_id: str, deadline: float
+    ) -> AsyncIterator[bool]:
+        """Like `hold`, but without Redis the block runs anyway, told False: a turn is
+        still answered when memory is down, only without it."""
+        key = self.key(identity, session_id)
+        try:
+            await self._take(key, turn_id, deadline)
+        except HistoryUnavailable:
+            yield False
+            return
+        async with self._held(key, turn_id):
+            yield True
+
+    async def _keep(self, key: str, turn_id: str, lease_ms: int, done: asyncio.Event) -> None:
         """Extend the lease while the block runs (a long model call outlives one lease)."""
         while True:
-            await asyncio.sleep(LEASE_S / 3)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), LEASE_S / 3)
+            if done.is_set():
+                return
             with contextlib.suppress(RedisError):
                 await self._acquire(keys=[key], args=[turn_id, lease_ms])

@@ -107,6 +107,10 @@ class LlmSettings(CommonSettings):
     """IANA time zone for turns whose watch named none."""
     assistant_language: str = "de-DE"
     """Language of a typed question that reads as neither German nor English."""
+    max_answer_sentences: int = Field(12, ge=1, le=200)
+    """A streamed answer stops after this many sentences (a watch is no audiobook)."""
+    max_answer_chars: int = Field(1500, ge=50)
+    """… or after this many characters, whichever comes first."""
     local_intents: bool = True
     """Answer time, date and weekday questions from the clock, without a model."""
     gemini_search: bool = True

@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Generic, Protocol, TypeVar
 
 import aio_pika
@@ -35,7 +35,7 @@ from shared.topology import DEAD_REASON_HEADER, Topology, declare
 log = get_logger(__name__)
 
 In = TypeVar("In", bound=Envelope)
-Handler = Callable[[In], AsyncIterator[Envelope]]
+Handler = Callable[[In], AsyncGenerator[Envelope, None]]
 
 SHUTDOWN_GRACE_S = 10.0
 """How long a stopping worker lets in-flight turns finish before it closes."""
@@ -126,8 +126,9 @@ class StageWorker(Generic[In]):
                 await message.ack()
                 return
             started = time.perf_counter()
+            produce = self.handler(event)
             try:
-                async for produced in self.handler(event):
+                async for produced in produce:
                     elapsed = (time.perf_counter() - started) * 1000
                     timed = dataclasses.replace(
                         produced,
@@ -146,6 +147,10 @@ class StageWorker(Generic[In]):
                 await self._fail(message, event, error, started)
             else:
                 log.info("turn stage done", ms=round((time.perf_counter() - started) * 1000, 1))
+            finally:
+                # A handler left mid-answer (a failed publish) releases what it holds
+                # (a session lease, a model) now, in this task, not at garbage collection.
+                await produce.aclose()
             await self._ledger.mark_done(self.stage, event.turn_id, event.seq)
             await message.ack()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from shared.contracts import AudioTurn, Envelope, TextTurn
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
@@ -14,7 +14,7 @@ log = get_logger(__name__)
 
 
 def make_handler(backend: SpeechToText) -> Handler[AudioTurn]:
-    async def handle(turn: AudioTurn) -> AsyncIterator[Envelope]:
+    async def handle(turn: AudioTurn) -> AsyncGenerator[Envelope, None]:
         heard = await backend.transcribe(turn)
         text = heard.text.strip()
         if not text:

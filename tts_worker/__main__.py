@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from shared.cancel import CancelFlags
 from shared.contracts import SpeakRequest, Stage
+from shared.ledger import redis_client
 from shared.logging import configure, get_logger
 from shared.settings import TtsSettings
 from shared.worker import serve
@@ -22,7 +24,11 @@ async def main() -> None:
     await serve(
         stage=Stage.TTS,
         event_type=SpeakRequest,
-        handler=make_handler(synth, settings.tts_language),
+        handler=make_handler(
+            synth,
+            settings.tts_language,
+            CancelFlags(redis_client(settings.redis_url), settings.topology_prefix),
+        ),
         backend=synth,
         settings=settings,
         service="tts_worker",

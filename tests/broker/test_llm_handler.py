@@ -7,6 +7,7 @@ Google client): the backends themselves are tested against real servers elsewher
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -18,12 +19,14 @@ import redis.asyncio as redis
 
 from llm_worker import clock
 from llm_worker.handler import make_handler
-from llm_worker.prompt import Prompt
+from llm_worker.prompt import Prompt, collect
+from shared.cancel import CancelFlags
 from shared.contracts import SpeakRequest, TextTurn
 from shared.history import HistoryStore
 from shared.ledger import redis_client
 from shared.session_lock import SessionLocks
 from shared.settings import LlmSettings
+from shared.worker import Handler
 from tests.integration.stack import REDIS_URL
 
 pytestmark = pytest.mark.broker
@@ -39,6 +42,8 @@ class RecordingModel:
         self.prompts: list[Prompt] = []
         self.text = answer
         self._grounded = grounded
+        self.delay_s = 0.0
+        self.produced = 0
 
     @property
     def model_name(self) -> str:
@@ -48,9 +53,16 @@ class RecordingModel:
     def grounded(self) -> bool:
         return self._grounded
 
-    async def answer(self, prompt: Prompt, deadline: float) -> str:
+    async def stream(self, prompt: Prompt, deadline: float) -> AsyncIterator[str]:
+        """The scripted answer in word-sized pieces, `delay_s` apart."""
         self.prompts.append(prompt)
-        return self.text
+        for i, word in enumerate(self.text.split(" ")):
+            await asyncio.sleep(self.delay_s)
+            self.produced += 1
+            yield word if i == 0 else " " + word
+
+    async def answer(self, prompt: Prompt, deadline: float) -> str:
+        return await collect(self.stream(prompt, deadline))
 
     async def close(self) -> None:
         return None
@@ -77,15 +89,32 @@ def turn(text: str, **fields: str) -> TextTurn:
     )
 
 
+def handler_for(
+    client: redis.Redis, prefix: str, model: RecordingModel, **settings: object
+) -> Handler[TextTurn]:
+    config = LlmSettings(_env_file=None, **settings)  # type: ignore[arg-type]
+    return make_handler(
+        model,
+        HistoryStore(client, prefix),
+        SessionLocks(client, prefix),
+        config,
+        CancelFlags(client, prefix),
+    )
+
+
+async def speak_all(
+    client: redis.Redis, prefix: str, model: RecordingModel, question: TextTurn, **settings: object
+) -> list[SpeakRequest]:
+    produced = [e async for e in handler_for(client, prefix, model, **settings)(question)]
+    assert all(isinstance(e, SpeakRequest) for e in produced)
+    return produced  # type: ignore[return-value]
+
+
 async def run(
     client: redis.Redis, prefix: str, model: RecordingModel, question: TextTurn, **settings: object
 ) -> SpeakRequest:
-    config = LlmSettings(_env_file=None, **settings)  # type: ignore[arg-type]
-    handler = make_handler(
-        model, HistoryStore(client, prefix), SessionLocks(client, prefix), config
-    )
-    (produced,) = [event async for event in handler(question)]
-    assert isinstance(produced, SpeakRequest)
+    """The answer of a one-sentence turn."""
+    (produced,) = await speak_all(client, prefix, model, question, **settings)
     return produced
 
 
@@ -143,12 +172,13 @@ async def test_markdown_from_the_model_is_made_speakable(client: redis.Redis, pr
     model = RecordingModel(
         "## Antwort\n\n**Rom** liegt in *Italien* 🇮🇹. Mehr: https://de.wikipedia.org/wiki/Rom"
     )
-    spoken = await run(client, prefix, model, turn("In welchem Land liegt Rom?"))
+    spoken = await speak_all(client, prefix, model, turn("In welchem Land liegt Rom?"))
+    text = " ".join(s.text for s in spoken)
     for dirt in ("#", "**", "*", "🇮🇹", "https://"):
-        assert dirt not in spoken.text, spoken.text
-    assert "Rom liegt in Italien" in spoken.text
-    (remembered,) = await HistoryStore(client, prefix).load("anonymous", spoken.session_id)
-    assert remembered.model == spoken.text  # remembered as it was spoken
+        assert dirt not in text, text
+    assert "Rom liegt in Italien" in text
+    (remembered,) = await HistoryStore(client, prefix).load("anonymous", spoken[0].session_id)
+    assert remembered.model == text  # remembered as it was spoken
 
 
 @pytest.mark.parametrize(
@@ -178,3 +208,85 @@ async def test_an_english_time_question_is_answered_in_english(
     spoken = await run(client, prefix, RecordingModel(), turn("What time is it?"))
     assert spoken.text.startswith("It's ")
     assert spoken.language == "en-US"
+
+
+async def test_the_answer_goes_to_tts_sentence_by_sentence(
+    client: redis.Redis, prefix: str
+) -> None:
+    model = RecordingModel(
+        "Rom liegt in Italien. Es ist am 21. April 753 v. Chr. gegründet worden, "
+        "sagt die Sage. Heute leben dort etwa 2,8 Millionen Menschen!"
+    )
+    question = turn("Erzähl mir etwas über Rom.")
+    spoken = await speak_all(client, prefix, model, question)
+    assert [s.text for s in spoken] == [
+        "Rom liegt in Italien.",
+        "Es ist am 21. April 753 v. Chr. gegründet worden, sagt die Sage.",
+        "Heute leben dort etwa 2,8 Millionen Menschen!",
+    ]
+    assert [(s.seq, s.final) for s in spoken] == [(0, False), (1, False), (2, True)]
+    assert {s.turn_id for s in spoken} == {question.turn_id}
+    (remembered,) = await HistoryStore(client, prefix).load("anonymous", question.session_id)
+    assert remembered.model == " ".join(s.text for s in spoken)
+
+
+async def test_the_first_sentence_leaves_before_the_model_has_finished(
+    client: redis.Redis, prefix: str
+) -> None:
+    model = RecordingModel("Erster Satz ist kurz. " + "Wort " * 40 + "Ende.")
+    model.delay_s = 0.01
+    handler = handler_for(client, prefix, model)
+    stream = handler(turn("Sag etwas Langes."))
+    first = await anext(stream)
+    assert isinstance(first, SpeakRequest) and first.text == "Erster Satz ist kurz."
+    assert model.produced < 10  # the rest is still being generated
+    rest = [e async for e in stream]
+    assert rest and rest[-1].final
+
+
+async def test_answers_are_capped(client: redis.Redis, prefix: str) -> None:
+    model = RecordingModel(" ".join(f"Satz Nummer {i} ist da." for i in range(30)))
+    spoken = await speak_all(
+        client, prefix, model, turn("Zähl bis dreißig."), max_answer_sentences=4
+    )
+    assert [s.text for s in spoken][:4] == [f"Satz Nummer {i} ist da." for i in range(4)]
+    # Capped mid-stream: an empty end marker closes the answer.
+    assert (spoken[-1].text, spoken[-1].seq, spoken[-1].final) == ("", 4, True)
+    assert not any(s.final for s in spoken[:-1])
+
+
+async def test_an_answer_whose_tail_is_unspeakable_still_ends(
+    client: redis.Redis, prefix: str
+) -> None:
+    spoken = await speak_all(client, prefix, RecordingModel("Gern geschehen. 😀👍"), turn("Danke!"))
+    assert [(s.text, s.seq, s.final) for s in spoken] == [
+        ("Gern geschehen.", 0, False),
+        ("", 1, True),
+    ]
+
+
+async def test_a_cancelled_turn_stops_generating_and_remembers_what_was_heard(
+    client: redis.Redis, prefix: str
+) -> None:
+    model = RecordingModel("Erster Satz. Zweiter Satz. " + "Noch ein Satz. " * 50)
+    model.delay_s = 0.02
+    question = turn("Erzähl mir eine lange Geschichte.")
+    history = HistoryStore(client, prefix)
+    produced: list[SpeakRequest] = []
+    handler = handler_for(client, prefix, model)
+    started = 0.0
+    async for event in handler(question):
+        assert isinstance(event, SpeakRequest)
+        produced.append(event)
+        if event.seq == 1:  # the watch heard two sentences, then barged in
+            await history.cancel_turn(
+                "anonymous", question.session_id, question.turn_id, "Erster Satz. Zweiter Satz."
+            )
+            started = time.monotonic()
+            words_at_cancel = model.produced
+    stopped_after = time.monotonic() - started
+    assert stopped_after < 0.3
+    assert model.produced - words_at_cancel < 15  # stopped within a poll, not at the end
+    assert model.produced < 100
+    (remembered,) = await history.load("anonymous", question.session_id)
+    assert remembered.model == "Erster Satz. Zweiter Satz."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import aio_pika
 import pytest
@@ -60,7 +60,7 @@ class Harness:
         return queue.declaration_result.message_count == 0
 
 
-Behaviour = Callable[[TextTurn], AsyncIterator[Envelope]]
+Behaviour = Callable[[TextTurn], AsyncGenerator[Envelope, None]]
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ async def harness(prefix: str) -> AsyncIterator[Callable[[Behaviour], Harness]]:
     def start(behaviour: Behaviour) -> Harness:
         h = Harness(channel, prefix, reply, publisher)
 
-        async def handler(turn: TextTurn) -> AsyncIterator[Envelope]:
+        async def handler(turn: TextTurn) -> AsyncGenerator[Envelope, None]:
             h.calls.append(turn)
             async for out in behaviour(turn):
                 yield out
@@ -95,7 +95,7 @@ async def harness(prefix: str) -> AsyncIterator[Callable[[Behaviour], Harness]]:
     await delete_topology(prefix, [reply.name])
 
 
-async def echo(turn: TextTurn) -> AsyncIterator[Envelope]:
+async def echo(turn: TextTurn) -> AsyncGenerator[Envelope, None]:
     yield SpeakRequest(**turn.carried(), text=f"echo {turn.text}", transcript=turn.text)
 
 
@@ -168,7 +168,7 @@ async def test_a_finished_turn_delivered_again_is_not_redone(
 async def test_failure_is_an_error_reply_plus_dead_letter(
     harness: Callable[[Behaviour], Harness],
 ) -> None:
-    async def broken(turn: TextTurn) -> AsyncIterator[Envelope]:
+    async def broken(turn: TextTurn) -> AsyncGenerator[Envelope, None]:
         raise ZeroDivisionError("secret internals")
         yield  # pragma: no cover
 
@@ -188,7 +188,7 @@ async def test_failure_is_an_error_reply_plus_dead_letter(
 async def test_transient_failure_after_retries_tells_the_watch_the_service_is_down(
     harness: Callable[[Behaviour], Harness],
 ) -> None:
-    async def unavailable(turn: TextTurn) -> AsyncIterator[Envelope]:
+    async def unavailable(turn: TextTurn) -> AsyncGenerator[Envelope, None]:
         raise PipelineError(ErrorCode.BACKEND_UNAVAILABLE, ErrorCategory.TRANSIENT, "503 x3")
         yield  # pragma: no cover
 
@@ -203,7 +203,7 @@ async def test_transient_failure_after_retries_tells_the_watch_the_service_is_do
 async def test_reply_to_a_vanished_gateway_is_dropped_not_looped(
     harness: Callable[[Behaviour], Harness],
 ) -> None:
-    async def answer(turn: TextTurn) -> AsyncIterator[Envelope]:
+    async def answer(turn: TextTurn) -> AsyncGenerator[Envelope, None]:
         yield Reply(**turn.carried(), text="niemand hört zu")
 
     h = harness(answer)

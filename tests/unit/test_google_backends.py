@@ -214,7 +214,7 @@ async def test_gemini_sends_model_system_instruction_and_history_in_order(
     assert answer == "Du sagtest: Und wie spät ist es?. Wir sprechen seit 3 Runden."
     (sent,) = fake_gemini.requests
     assert sent["model"] == "gemini-test"
-    assert sent["method"] == "generateContent"
+    assert sent["method"] == "streamGenerateContent"  # streamed, sentence by sentence
     assert sent["api_key"] == "test-key"
     body = sent["body"]
     assert [c["role"] for c in body["contents"]] == ["user", "model", "user", "model", "user"]
