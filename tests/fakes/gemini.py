@@ -41,6 +41,12 @@ class FakeGemini(BackgroundServer):
         self.failures: deque[int] = deque()
         """HTTP status codes the next calls fail with, one per call."""
         self.delay_s = 0.0
+        self.script: str | None = None
+        """An answer to give instead of the computed one."""
+        self.first_token_s = 0.0
+        """Streaming: wait this long before the first word (a model's time to first token)."""
+        self.token_interval_s = 0.0
+        """Streaming: and this long between words (1/40 s for 40 tokens/s)."""
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -64,7 +70,7 @@ class FakeGemini(BackgroundServer):
             status = self.failures.popleft()
             error = {"code": status, "message": "scripted failure", "status": STATUS_NAMES[status]}
             return web.json_response({"error": error}, status=status)
-        text = answer_for(body)
+        text = self.script if self.script is not None else answer_for(body)
         if method == "streamGenerateContent":
             return await self._stream(request, text)
         return web.json_response(_response(text, "STOP"))
@@ -73,7 +79,10 @@ class FakeGemini(BackgroundServer):
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         words = text.split(" ")
+        await asyncio.sleep(self.first_token_s)
         for i, word in enumerate(words):
+            if i:
+                await asyncio.sleep(self.token_interval_s)
             last = i == len(words) - 1
             chunk = _response(word + ("" if last else " "), "STOP" if last else None)
             await response.write(f"data: {json.dumps(chunk)}\r\n\r\n".encode())

@@ -8,6 +8,7 @@ so tests can assert what the clients sent, and can be scripted to fail or stall.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import deque
 from typing import Any
 
@@ -37,6 +38,8 @@ class FakeGoogleGrpc(BackgroundServer):
         self.synthesize_failures: deque[grpc.StatusCode] = deque()
         self.delay_s = 0.0
         """Stall every call this long (for timeout and crash tests)."""
+        self.synthesize_s: tuple[float, float] = (0.0, 0.0)
+        """Each SynthesizeSpeech takes a random time in this range (shuffled latencies)."""
         self.port = 0
         self._server: grpc.aio.Server | None = None
 
@@ -64,7 +67,7 @@ class FakeGoogleGrpc(BackgroundServer):
 
     async def _synthesize(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         self.synthesize_requests.append(request)
-        await asyncio.sleep(self.delay_s)
+        await asyncio.sleep(self.delay_s + random.uniform(*self.synthesize_s))
         if self.synthesize_failures:
             await context.abort(self.synthesize_failures.popleft(), "scripted failure")
         seconds = max(0.3, len(request.input.text) * SECONDS_PER_CHAR)

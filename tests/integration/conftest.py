@@ -72,6 +72,9 @@ def reset_fakes(grpc_fake: FakeGoogleGrpc, gemini_fake: FakeGemini) -> None:
         fake.recognize_failures.clear()
         fake.synthesize_failures.clear()
         fake.delay_s = 0.0
+        fake.synthesize_s = (0.0, 0.0)
     gemini_fake.requests.clear()
     gemini_fake.failures.clear()
     gemini_fake.delay_s = 0.0
+    gemini_fake.script = None
+    gemini_fake.first_token_s = gemini_fake.token_interval_s = 0.0

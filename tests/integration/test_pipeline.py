@@ -189,9 +189,7 @@ async def test_two_gateways_each_get_only_their_own_replies(stack: Stack, gatewa
         assert replies[1]["text_response"].startswith("Du sagtest: Zwei.")
         await assert_silent(one, 0.5)
         await assert_silent(two, 0.5)
-    delivered = [
-        e for e in stack.services["g2"].log_events() if e.get("event") == "turn delivered"
-    ]
+    delivered = [e for e in stack.services["g2"].log_events() if e.get("event") == "turn delivered"]
     assert len(delivered) == 1
 
 
