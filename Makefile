@@ -53,7 +53,10 @@ test-quick: install
 bench: install
 	$(BIN)/python -m bench.history_bench
 	$(BIN)/python -m bench.decode_bench
+	$(BIN)/python -m bench.ttfa
+	$(BIN)/python -m bench.language_detection
 	$(BIN)/python -m bench.offline_turns
+	$(BIN)/python -m bench.answer_quality
 
 compose-check:
 	docker-compose -f docker-compose.yml config --quiet

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import deque
 from typing import Any
 
@@ -47,6 +48,8 @@ class FakeGemini(BackgroundServer):
         """Streaming: wait this long before the first word (a model's time to first token)."""
         self.token_interval_s = 0.0
         """Streaming: and this long between words (1/40 s for 40 tokens/s)."""
+        self.streams_abandoned: list[float] = []
+        """time.monotonic() at which a client stopped reading a stream (barge-in)."""
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -85,7 +88,11 @@ class FakeGemini(BackgroundServer):
                 await asyncio.sleep(self.token_interval_s)
             last = i == len(words) - 1
             chunk = _response(word + ("" if last else " "), "STOP" if last else None)
-            await response.write(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
+            try:
+                await response.write(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
+            except ConnectionError:  # the client hung up: it stopped generating
+                self.streams_abandoned.append(time.monotonic())
+                return response
         await response.write_eof()
         return response
 
