@@ -6,7 +6,9 @@ Starts the four services on their offline backends against the local RabbitMQ an
 Redis, sends a ~3 s German question recorded as WebM/Opus (spoken by pico2wave) over
 the watch protocol, and reports time to transcript (stt), to answer text (stt+llm) and
 to MP3 (the gateway's total), p50/p95, and each service's peak memory (VmHWM).
-Baselines in the same run: the question's own length (real time), and a typed turn
+Protocol 2 (answers streamed sentence by sentence): time to the first sentence's MP3
+(target: p50 ≤ 1.5 s). Baselines in the same run: the question's own length (real
+time), and a typed turn
 of the same words, which skips speech recognition. Then the local intents: "Wie spät
 ist es?" typed and spoken, answered from the clock without the model (target: typed,
 under 300 ms to MP3 at p50).
@@ -20,6 +22,7 @@ import base64
 import json
 import statistics
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -61,6 +64,29 @@ async def run_turns(port: int, frame: dict[str, str], turns: int) -> list[dict[s
     return timings
 
 
+async def first_audio(port: int, frame: dict[str, str], turns: int) -> list[float]:
+    """Protocol 2: milliseconds from sending the question to its first sentence's MP3."""
+    times = []
+    async with aiohttp.ClientSession() as http:
+        for _ in range(turns):
+            async with http.ws_connect(f"http://127.0.0.1:{port}/ws?protocol=2") as ws:
+                started = time.perf_counter()
+                await ws.send_str(json.dumps(frame))
+                first = 0.0
+                while True:
+                    message = await ws.receive(timeout=120)
+                    if message.type is aiohttp.WSMsgType.BINARY and not first:
+                        first = (time.perf_counter() - started) * 1000
+                    elif message.type is aiohttp.WSMsgType.TEXT:
+                        kind = json.loads(message.data).get("type")
+                        if kind == "error":
+                            raise RuntimeError(message.data)
+                        if kind == "done":
+                            break
+            times.append(first)
+    return times
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=20)
@@ -82,6 +108,7 @@ async def main() -> None:
             await run_turns(port, audio, 2)  # warm-up, not counted
             spoken = await run_turns(port, audio, args.turns)
             typed = await run_turns(port, {"type": "text", "message": QUESTION}, args.turns)
+            streamed = await first_audio(port, audio, args.turns)
             clock_typed = await run_turns(
                 port, {"type": "text", "message": TIME_QUESTION}, args.turns
             )
@@ -103,6 +130,7 @@ async def main() -> None:
         ("time to transcript (stt)", [t["stt"] for t in spoken]),
         ("time to answer text (stt+llm)", [t["stt"] + t["llm"] for t in spoken]),
         ("time to MP3 (total at gateway)", [t["total"] for t in spoken]),
+        ("protocol 2: time to first audio", streamed),
         ("baseline: typed turn, time to MP3", [t["total"] for t in typed]),
         ("time question typed → MP3 (clock)", [t["total"] for t in clock_typed]),
         ("time question spoken → MP3 (clock)", [t["total"] for t in clock_spoken]),
