@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from shared.history import HistoryStore, Limits
-from shared.ledger import redis_client
+from shared.redis_client import redis_client
 from shared.session_lock import SessionLocks
 
 

@@ -33,8 +33,8 @@ from shared.broker import Publisher, connect, open_channel
 from shared.contracts import AudioTurn, Envelope, Reply, TextTurn, decode
 from shared.errors import ContractError, ErrorCode, PipelineError
 from shared.history import HistoryStore, HistoryUnavailable, history_limits
-from shared.ledger import redis_client
 from shared.logging import get_logger
+from shared.redis_client import redis_client
 from shared.sessions import Profile, ProfileStore
 from shared.settings import GatewaySettings
 from shared.topology import Topology, declare, declare_reply_queue

@@ -9,8 +9,8 @@ from llm_worker.handler import make_handler
 from shared.cancel import CancelFlags
 from shared.contracts import Stage, TextTurn
 from shared.history import HistoryStore, history_limits
-from shared.ledger import redis_client
 from shared.logging import configure, get_logger
+from shared.redis_client import redis_client
 from shared.session_lock import SessionLocks
 from shared.settings import LlmSettings
 from shared.worker import serve

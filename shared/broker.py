@@ -1,15 +1,23 @@
-"""Connecting to RabbitMQ and publishing events where their contract says they go."""
+"""Connecting to RabbitMQ and publishing events where their contract says they go, or
+a failed input to its stage's dead-letter queue."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractRobustConnection,
+)
 from yarl import URL
 
 from shared.contracts import AudioTurn, Envelope, Reply, SpeakRequest, Stage, TextTurn, encode
 from shared.logging import get_logger
+from shared.topology import DEAD_REASON_HEADER
 
 log = get_logger(__name__)
 
@@ -79,3 +87,24 @@ class Publisher:
             await self._exchange.publish(
                 message, routing_key=ROUTES[type(event)].value, mandatory=True
             )
+
+
+async def dead_letter(
+    dlx: AbstractExchange, message: AbstractIncomingMessage, stage: Stage, reason: str
+) -> None:
+    """Keep a failed input, as it came, in `<prefix>.<stage>.dead` with the reason."""
+    headers = dict(message.headers or {})
+    headers[DEAD_REASON_HEADER] = reason[:1000]
+    headers["x-uhrwerk-dead-at"] = time.time()
+    await dlx.publish(
+        aio_pika.Message(
+            bytes(message.body),
+            headers=headers,
+            content_type=message.content_type,
+            correlation_id=message.correlation_id,
+            reply_to=message.reply_to,
+            message_id=message.message_id,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        ),
+        routing_key=stage.value,
+    )

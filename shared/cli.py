@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 
 from shared.history import HistoryStore, HistoryUnavailable, history_limits
-from shared.ledger import redis_client
+from shared.redis_client import redis_client
 from shared.settings import CommonSettings
 
 

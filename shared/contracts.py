@@ -6,7 +6,8 @@ header; `turn_id` also travels as `correlation_id` and `reply_to` as the AMQP
 `reply_to` property, so broker tooling shows them.
 
 Streaming is built in: a stage may emit several events for one turn, numbered by
-`seq` and closed by one with `final=True`. Today every stage emits exactly one.
+`seq` and closed by one with `final=True`. The llm stage emits one `SpeakRequest` per
+sentence of the answer, and tts one `Reply` for each; the gateway puts them in order.
 """
 
 from __future__ import annotations
@@ -109,8 +110,6 @@ class AudioTurn(Envelope):
 
     audio: bytes
     """The recording exactly as the watch sent it (WebM container, Opus codec)."""
-    mime: str = "audio/webm; codecs=opus"
-    """Media type of `audio`."""
     sample_rate: int = 48000
     """Sample rate of the Opus stream, from the container."""
 
@@ -165,12 +164,7 @@ class Reply(Envelope):
         return bool(self.error_code)
 
 
-Event = AudioTurn | TextTurn | SpeakRequest | Reply
 E = TypeVar("E", bound=Envelope)
-
-EVENT_TYPES: dict[str, type[Envelope]] = {
-    cls.KIND: cls for cls in (AudioTurn, TextTurn, SpeakRequest, Reply)
-}
 
 
 def encode(event: Envelope) -> aio_pika.Message:

@@ -11,7 +11,9 @@ from enum import StrEnum
 
 
 class ErrorCategory(StrEnum):
-    """Decides retry versus give up (and dead-letter)."""
+    """Decides whether a failed backend call is tried again (`shared.retry`). Either
+    way, a turn that ends in an error is dead-lettered with its reason, except
+    `no_speech`, which is an answer, not a fault."""
 
     TRANSIENT = "transient"
     """May succeed if tried again: rate limits, 5xx, timeouts, refused connections."""

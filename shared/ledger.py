@@ -42,10 +42,3 @@ class TurnLedger:
             await self._redis.set(self._key(stage, turn_id, seq), b"1", ex=self._ttl_s)
         except RedisError as exc:
             log.warning("ledger unavailable, turn not marked done", error=str(exc))
-
-
-def redis_client(url: str) -> redis.Redis:
-    """A Redis client that fails fast, so an outage degrades a turn instead of stalling it."""
-    return redis.Redis.from_url(
-        url, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=10
-    )

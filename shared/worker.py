@@ -24,13 +24,14 @@ import aio_pika
 import structlog
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 
-from shared.broker import Publisher, connect, open_channel
+from shared.broker import Publisher, connect, dead_letter, open_channel
 from shared.contracts import Envelope, Reply, Stage, decode
 from shared.errors import ContractError, ErrorCategory, ErrorCode, PipelineError
-from shared.ledger import TurnLedger, redis_client
+from shared.ledger import TurnLedger
 from shared.logging import get_logger
+from shared.redis_client import redis_client
 from shared.settings import CommonSettings
-from shared.topology import DEAD_REASON_HEADER, Topology, declare
+from shared.topology import Topology, declare
 
 log = get_logger(__name__)
 
@@ -180,21 +181,7 @@ class StageWorker(Generic[In]):
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         assert self._dlx is not None
-        headers = dict(message.headers or {})
-        headers[DEAD_REASON_HEADER] = reason[:1000]
-        headers["x-uhrwerk-dead-at"] = time.time()
-        await self._dlx.publish(
-            aio_pika.Message(
-                bytes(message.body),
-                headers=headers,
-                content_type=message.content_type,
-                correlation_id=message.correlation_id,
-                reply_to=message.reply_to,
-                message_id=message.message_id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=self.stage.value,
-        )
+        await dead_letter(self._dlx, message, self.stage, reason)
 
 
 class Backend(Protocol):

@@ -6,8 +6,8 @@ import asyncio
 
 from shared.cancel import CancelFlags
 from shared.contracts import SpeakRequest, Stage
-from shared.ledger import redis_client
 from shared.logging import configure, get_logger
+from shared.redis_client import redis_client
 from shared.settings import TtsSettings
 from shared.worker import serve
 from tts_worker import backend

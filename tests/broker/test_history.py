@@ -14,7 +14,7 @@ import redis.asyncio as redis
 
 from shared.errors import PipelineError
 from shared.history import HistoryStore, HistoryUnavailable, Limits
-from shared.ledger import redis_client
+from shared.redis_client import redis_client
 from shared.session_lock import SessionLocks
 from tests.integration.stack import REDIS_URL, ROOT
 

@@ -23,7 +23,7 @@ from llm_worker.prompt import Prompt, collect
 from shared.cancel import CancelFlags
 from shared.contracts import SpeakRequest, TextTurn
 from shared.history import HistoryStore
-from shared.ledger import redis_client
+from shared.redis_client import redis_client
 from shared.session_lock import SessionLocks
 from shared.settings import LlmSettings
 from shared.worker import Handler

@@ -17,7 +17,7 @@ import pytest
 
 from llm_worker import clock
 from shared.history import HistoryStore
-from shared.ledger import redis_client
+from shared.redis_client import redis_client
 from tests.fakes.audio import webm_opus
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import FakeGoogleGrpc

@@ -14,7 +14,7 @@ import grpc
 import pytest
 
 from shared.history import HistoryStore
-from shared.ledger import redis_client
+from shared.redis_client import redis_client
 from tests.fakes.audio import webm_opus
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import FakeGoogleGrpc

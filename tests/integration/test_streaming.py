@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from shared.history import HistoryStore
-from shared.ledger import redis_client
+from shared.redis_client import redis_client
 from tests.fakes.audio import mp3_duration, webm_opus
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import SECONDS_PER_CHAR, FakeGoogleGrpc
@@ -228,7 +228,7 @@ async def test_cancel_stops_the_answer_and_memory_keeps_what_was_heard(
     # The model stopped long before its 36 sentences: llm logged the cancel.
     llm = stack.services["llm_worker"].log_events()
     stopped = [e for e in llm if e.get("event") == "turn cancelled, generation stopped"]
-    assert stopped and stopped[-1]["sentences"] < 20
+    assert stopped and int(str(stopped[-1]["sentences"])) < 20
 
 
 async def test_a_new_question_barges_in(
