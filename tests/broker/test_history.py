@@ -159,3 +159,28 @@ def test_cli_shows_and_clears_a_session(prefix: str) -> None:
     assert "Wie heiße ich?" in shown.stdout and "Ada." in shown.stdout
     assert cli("clear", s).stdout.strip() == "cleared"
     assert cli("show", s).returncode == 1
+
+
+async def test_a_cancel_keeps_only_what_was_heard_whichever_comes_first(
+    client: redis.Redis, prefix: str
+) -> None:
+    history = store(client, prefix)
+    # The answer is written first, then the watch's cancel cuts it.
+    s1 = session()
+    await history.append("anonymous", s1, "t1", "Erzähl", "Eins. Zwei. Drei. Vier.")
+    assert await history.cancel_turn("anonymous", s1, "t1", "Eins. Zwei.")
+    (entry,) = await history.load("anonymous", s1)
+    assert entry.model == "Eins. Zwei."
+    # The cancel comes first; the llm stage's later write keeps only what was heard.
+    s2 = session()
+    assert not await history.cancel_turn("anonymous", s2, "t2", "Eins.")
+    assert await history.append("anonymous", s2, "t2", "Erzähl", "Eins. Zwei. Drei.")
+    (entry,) = await history.load("anonymous", s2)
+    assert entry.model == "Eins."
+    # Nothing heard: nothing of the exchange is remembered, before or after.
+    s3 = session()
+    await history.append("anonymous", s3, "t3", "Erzähl", "Eins.")
+    await history.cancel_turn("anonymous", s3, "t3", "")
+    await history.cancel_turn("anonymous", s3, "t4", "")
+    assert not await history.append("anonymous", s3, "t4", "Noch was", "Zwei.")
+    assert await history.load("anonymous", s3) == []
