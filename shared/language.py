@@ -13,6 +13,22 @@ from datetime import datetime, tzinfo
 TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}")
 """A BCP-47 language tag as far as we need it: language, optional region/script."""
 
+MONTHS: dict[str, tuple[str, ...]] = {
+    "de": (
+        "Januar", "Februar", "März", "April", "Mai", "Juni",
+        "Juli", "August", "September", "Oktober", "November", "Dezember",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+}  # fmt: skip
+WEEKDAYS: dict[str, tuple[str, ...]] = {
+    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+"""Month and weekday names of the two languages the clock and the voices write out."""
+
 DEFAULT_REGION = {
     "de": "de-DE",
     "en": "en-US",

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import re
 
+from shared.language import MONTHS
+
 __all__ = ["SentenceSplitter", "split"]
 
 MIN_CLAUSE_CHARS = 20  # a clause cut leaves at least this much on its left
@@ -231,27 +233,9 @@ _ORDINAL_BEFORE = frozenset(
 # Words after `<number>.` that make it an ordinal or a date.
 _ORDINAL_AFTER = frozenset(
     {
-        "Januar",
+        *MONTHS["de"],
+        *MONTHS["en"],
         "Jänner",
-        "Februar",
-        "März",
-        "April",
-        "Mai",
-        "Juni",
-        "Juli",
-        "August",
-        "September",
-        "Oktober",
-        "November",
-        "Dezember",
-        "January",
-        "February",
-        "March",
-        "May",
-        "June",
-        "July",
-        "October",
-        "December",
         "Jan",
         "Feb",
         "Mär",

@@ -37,6 +37,8 @@ from urllib.parse import urlsplit
 
 import emoji
 
+from shared import language
+
 # Private-use characters: a removed piece (GAP), a protected piece (PROTECT n PROTECT).
 GAP = "\ue001"
 PROTECT = "\ue000"
@@ -45,9 +47,9 @@ PAUSE = "\ue002"  # an arrow: a dash between words, nothing at either end
 END_PUNCTUATION = ".!?:;…"
 CLOSERS = "\"'”“\u2019\u2018»«)]"
 
-MONTHS = (
-    "januar|jänner|februar|märz|april|mai|juni|juli|august|september|oktober|november|"
-    "dezember|january|february|march|may|june|july|october|december"
+MONTH_NAMES = (
+    "|".join(dict.fromkeys(name.lower() for names in language.MONTHS.values() for name in names))
+    + "|jänner"
 )
 
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
@@ -59,7 +61,7 @@ BULLET = re.compile(r"^(\s*)[-*+•◦‣▪▫●○■□\u2013](?:\s+|$)(?:\[
 ORDERED = re.compile(r"^(\s*)(\d{1,3})[.)](?:\s+|$)(.*)$")
 TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
 LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+.*$")
-MONTH_START = re.compile(rf"^(?:{MONTHS})\b", re.IGNORECASE)
+MONTH_START = re.compile(rf"^(?:{MONTH_NAMES})\b", re.IGNORECASE)
 
 ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
 CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)

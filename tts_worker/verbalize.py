@@ -67,6 +67,8 @@ from dataclasses import dataclass
 
 from num2words import num2words
 
+from shared.language import MONTHS
+
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 
 
@@ -180,20 +182,7 @@ def _words_before(string: str, end: int, count: int) -> list[str]:
 
 # ----------------------------------------------------------------------------- German
 
-MONTHS_DE = (
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-)
+MONTHS_DE = MONTHS["de"]
 MONTH_DE = "|".join(MONTHS_DE) + "|Jänner"
 
 NOMINATIVE = {"der", "die", "das", "jede", "jedes"}
@@ -546,20 +535,7 @@ GERMAN: list[Rule] = [
 
 # ---------------------------------------------------------------------------- English
 
-MONTHS_EN = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+MONTHS_EN = MONTHS["en"]
 MONTH_EN = "|".join(MONTHS_EN)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -136,3 +137,42 @@ def answer_turn(mp3: bytes) -> AudioTurn:
         deadline_ms=int((time.time() + 60) * 1000),
         audio=mp3,
     )
+
+
+async def test_protocol_2_streams_a_real_answer_from_a_streamed_upload(
+    offline: tuple[Stack, int, str],
+) -> None:
+    _, port, deployment = offline
+    language, question = QUESTIONS[deployment][0]
+    clip = spoken_webm(question, language)
+    frames: list[dict[str, object] | bytes] = []
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"http://127.0.0.1:{port}/ws?protocol=2") as ws,
+    ):
+        await ws.send_str(json.dumps({"type": "audio_start", "format": "webm"}))
+        for i in range(0, len(clip), 4000):
+            await ws.send_bytes(clip[i : i + 4000])
+        await ws.send_str(json.dumps({"type": "audio_end"}))
+        while True:
+            message = await ws.receive(timeout=90)
+            if message.type is aiohttp.WSMsgType.BINARY:
+                frames.append(bytes(message.data))
+                continue
+            frame = json.loads(message.data)
+            frames.append(frame)
+            assert frame["type"] != "error", frame
+            if frame["type"] == "done":
+                break
+    kinds = [f["type"] if isinstance(f, dict) else "mp3" for f in frames]
+    assert kinds[:2] == ["turn", "transcript"]
+    assert kinds[-1] == "done" and kinds.count("sentence") == kinds.count("mp3") >= 1
+    transcript = frames[1]
+    assert isinstance(transcript, dict)
+    assert word_error_rate(question, str(transcript["text"])) <= 0.25
+    sentences = [f for f in frames if isinstance(f, dict) and f["type"] == "sentence"]
+    done = frames[-1]
+    assert isinstance(done, dict)
+    assert done["text_response"] == " ".join(str(f["text"]) for f in sentences)
+    for audio in (f for f in frames if isinstance(f, bytes)):
+        assert mp3_duration(audio) > 0.2
