@@ -23,6 +23,20 @@ BASE_DELAY_S = 0.2
 MAX_DELAY_S = 2.0
 
 
+async def _back_off(attempt: int, deadline: float, what: str, detail: str) -> None:
+    """Wait before the next attempt: exponential with jitter, never past the deadline."""
+    delay = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+    delay = min(delay, max(0.0, deadline - time.time()))
+    log.warning(
+        "transient backend failure, retrying",
+        backend=what,
+        attempt=attempt,
+        retry_in_s=round(delay, 3),
+        error=detail,
+    )
+    await asyncio.sleep(delay)
+
+
 async def call_with_retry(
     call: Callable[[float], Awaitable[T]],
     *,
@@ -55,16 +69,7 @@ async def call_with_retry(
             raise PipelineError(ErrorCode.BACKEND_REJECTED, category, detail) from last
         if attempt == attempts:
             raise PipelineError(ErrorCode.BACKEND_UNAVAILABLE, category, detail) from last
-        delay = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-        delay = min(delay, max(0.0, deadline - time.time()))
-        log.warning(
-            "transient backend failure, retrying",
-            backend=what,
-            attempt=attempt,
-            retry_in_s=round(delay, 3),
-            error=detail,
-        )
-        await asyncio.sleep(delay)
+        await _back_off(attempt, deadline, what, detail)
     raise PipelineError(
         ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, f"{what}: deadline reached ({last!r})"
     )
@@ -127,16 +132,7 @@ async def stream_with_retry(
                 raise PipelineError(ErrorCode.BACKEND_REJECTED, category, detail) from exc
             if started or attempt == attempts:
                 raise PipelineError(ErrorCode.BACKEND_UNAVAILABLE, category, detail) from exc
-            delay = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            delay = min(delay, max(0.0, deadline - time.time()))
-            log.warning(
-                "transient backend failure, retrying",
-                backend=what,
-                attempt=attempt,
-                retry_in_s=round(delay, 3),
-                error=detail,
-            )
-            await asyncio.sleep(delay)
+            await _back_off(attempt, deadline, what, detail)
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
