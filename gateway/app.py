@@ -1,4 +1,5 @@
-"""The aiohttp application: `/ws` for watches, `/healthz` for operators."""
+"""The aiohttp application: `/ws` for watches, `/healthz` for operators, and the watch
+page (`/`, `/static/…`) people open on the watch."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -44,6 +46,16 @@ log = get_logger(__name__)
 PUBLISH_TIMEOUT_S = 5.0
 PARSE_IN_THREAD_BYTES = 64 * 1024
 """Frames larger than this are parsed off the event loop (base64 and WebM probing)."""
+STATIC_DIR = Path(__file__).with_name("static")
+"""The watch page: plain HTML, CSS and JavaScript, served as they are."""
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+        "media-src 'self' blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @dataclass
@@ -104,9 +116,32 @@ class Gateway:
         app = web.Application()
         app.router.add_get("/ws", self.websocket)
         app.router.add_get("/healthz", self.healthz)
+        self._add_page(app)
         app.on_startup.append(lambda _: self.start())
         app.on_cleanup.append(lambda _: self.stop())
         return app
+
+    def _add_page(self, app: web.Application) -> None:
+        """`GET /` is the watch page, with the recording limit filled in; `/static/<name>`
+        its files (only those in the folder, looked up by name, never by path)."""
+        page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+        page = page.replace(
+            'data-max-audio-seconds="60"',
+            f'data-max-audio-seconds="{self.settings.max_audio_seconds:g}"',
+        )
+        files = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file()}
+
+        async def index(_: web.Request) -> web.Response:
+            return web.Response(text=page, content_type="text/html", headers=PAGE_HEADERS)
+
+        async def static(request: web.Request) -> web.FileResponse:
+            path = files.get(request.match_info["name"])
+            if path is None:
+                raise web.HTTPNotFound()
+            return web.FileResponse(path, headers=PAGE_HEADERS)
+
+        app.router.add_get("/", index)
+        app.router.add_get("/static/{name}", static)
 
     async def start(self) -> None:
         self._connection = await connect(self.settings.amqp_url, f"gateway-{self.gateway_id}")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the offline backends need: pico2wave (German TTS, in the non-free
 # component, which this enables), espeak-ng (other languages), and a compiler with
-# cmake for building llama-cpp-python (left out with --runtime, as in the image's
-# final stage). Idempotent: does nothing when all are present.
+# cmake for building llama-cpp-python, and Chromium for the watch page's browser tests
+# (these left out with --runtime, as in the image's final stage). Idempotent: does
+# nothing when all are present.
 set -euo pipefail
 
 need=()
@@ -12,6 +13,11 @@ if [ "${1:-}" != "--runtime" ]; then
   command -v cmake >/dev/null 2>&1 || need+=(cmake)
   command -v g++ >/dev/null 2>&1 || need+=(g++)
   command -v make >/dev/null 2>&1 || need+=(make)
+  # Debian's own build (Playwright drives it; its browser download is never used).
+  # INSTALL_CHROMIUM=0 leaves it out (a build stage that only compiles).
+  if [ "${INSTALL_CHROMIUM:-1}" != 0 ]; then
+    [ -x /usr/bin/chromium ] || need+=(chromium)
+  fi
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
