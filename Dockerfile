@@ -5,7 +5,7 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 # --- llama-cpp-python is source-only on PyPI: compile it once, portable CPU flags.
 FROM ${BASE_IMAGE} AS llama
 COPY scripts/install-system.sh /tmp/install-system.sh
-RUN bash /tmp/install-system.sh && rm -rf /var/lib/apt/lists/*
+RUN INSTALL_CHROMIUM=0 bash /tmp/install-system.sh && rm -rf /var/lib/apt/lists/*
 RUN CMAKE_ARGS="-DGGML_NATIVE=OFF" pip wheel --no-deps --no-cache-dir \
       --no-binary llama-cpp-python "llama-cpp-python==0.3.36" -w /wheels
 
