@@ -241,7 +241,8 @@ def ask(question: str, history: list[Exchange] | None = None, language: str = "d
     from llm_worker.prompt import Prompt
     from shared.settings import LlmSettings
 
-    system = LlmSettings().system_instruction
+    settings = LlmSettings()
+    system = f"{settings.system_instruction} {settings.offline_instruction}"
     if language.startswith("en"):
         clock = "Today is Friday, November 27, 2026, and the time is 9:41."
         return Prompt(f"{system} Answer in English.", clock, history or [], question, language)
@@ -281,8 +282,8 @@ async def test_local_llama_streams_and_stops_when_closed(llama: LocalLlama) -> N
     started = time.monotonic()
     await stream.aclose()  # barge-in: the generation stops, the model is free again
     assert time.monotonic() - started < 2
-    answer = await llama.answer(ask("Wie viele Beine hat ein Hund?"), time.time() + 60)
-    assert "4" in answer or "vier" in answer.lower()
+    answer = await llama.answer(ask("Wie viele Stunden hat ein Tag?"), time.time() + 60)
+    assert "24" in answer or "vierundzwanzig" in answer.lower()
 
 
 @pytest.mark.slow
