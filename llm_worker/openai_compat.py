@@ -116,7 +116,10 @@ class OpenAICompatible:
         return self._model
 
     async def stream(self, prompt: Prompt, deadline: float) -> AsyncIterator[str]:
-        messages = cast("list[ChatCompletionMessageParam]", chat_messages(prompt))
+        # The clock in the first system message: a server's chat template may accept a
+        # system message only there (Gemma's, some Mistral ones), and a server with a
+        # GPU re-reads a short history quickly.
+        messages = cast("list[ChatCompletionMessageParam]", chat_messages(prompt, clock_late=False))
 
         async def pieces(timeout_s: float) -> AsyncIterator[str]:
             model = await self._chosen_model(timeout_s)

@@ -31,7 +31,7 @@ def system_with_clock(prompt: Prompt) -> str:
     return f"{prompt.system} {prompt.clock}"
 
 
-def chat_messages(prompt: Prompt) -> list[dict[str, str]]:
+def chat_messages(prompt: Prompt, clock_late: bool = True) -> list[dict[str, str]]:
     """OpenAI-style messages (llama.cpp's chat API takes the same): the instruction as
     the system message, the alternating user/assistant turns, then the clock as a
     second system message right before the question.
@@ -45,12 +45,15 @@ def chat_messages(prompt: Prompt) -> list[dict[str, str]]:
     the clock in the first one and more so than a line before the question (which the
     models also started to read out): `python -m bench.answer_quality --placements`,
     notes/models.md. Chat templates that allow a system message only first (Gemma's,
-    some Mistral ones) reject this; Qwen's and Llama 3's render it in place."""
-    messages = [{"role": "system", "content": prompt.system}]
+    some Mistral ones) reject this; Qwen's and Llama 3's render it in place, and
+    `clock_late=False` puts it into the first system message for the others."""
+    first = prompt.system if clock_late else system_with_clock(prompt)
+    messages = [{"role": "system", "content": first}]
     for past in prompt.history:
         messages.append({"role": "user", "content": past.user})
         messages.append({"role": "assistant", "content": past.model})
-    messages.append({"role": "system", "content": prompt.clock})
+    if clock_late:
+        messages.append({"role": "system", "content": prompt.clock})
     messages.append({"role": "user", "content": prompt.question})
     return messages
 

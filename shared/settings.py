@@ -132,7 +132,8 @@ class LlmSettings(CommonSettings):
     gemini_call_timeout_s: float = Field(20.0, gt=0, le=300)
     max_output_tokens: int = Field(512, ge=16)
     llm_local_model: str = ""
-    """A GGUF file; empty: Qwen2.5-Coder-0.5B-Instruct from its PyPI packages."""
+    """A packaged model's short name (`qwen2.5-coder-1.5b`, `qwen2.5-coder-0.5b`) or a
+    chat GGUF file; empty: `qwen2.5-coder-1.5b`, chosen by `bench.answer_quality`."""
     llm_local_max_tokens: int = Field(160, ge=16)
     """Answer length cap of the local model (about 22 tokens/s on 2 cores)."""
     llm_local_context: int = Field(4096, ge=512)
