@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_worker import clock
-from llm_worker.prompt import Prompt, chat_messages
+from llm_worker.prompt import Prompt, chat_messages, instruction
 from shared import language as lang
 from shared.history import Exchange
 from shared.model_files import LLM_MODELS
@@ -52,8 +52,6 @@ NOW = datetime(2026, 11, 27, 9, 41)
 CACHE_BYTES = 3 << 30
 """LlamaRAMCache's capacity in the `--sessions` study: room for the three sessions'
 states (each holds llama.cpp's whole state and a copy of the logits buffer)."""
-ANSWER_IN = {"de": "Antworte auf Deutsch.", "en": "Answer in English."}
-"""As llm_worker.handler adds it after the instruction."""
 
 
 @dataclass(frozen=True)
@@ -252,20 +250,13 @@ def mentions_clock(answer: str) -> bool:
 # -- prompts ------------------------------------------------------------------------
 
 
-def instruction(settings: LlmSettings, language: str) -> str:
-    """The system text llm_worker's handler gives a model without live data."""
-    parts = [settings.system_instruction, settings.offline_instruction]
-    parts.append(ANSWER_IN.get(lang.base(language), ""))
-    return " ".join(p for p in parts if p)
-
-
 def exchanges(pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> list[Exchange]:
     return [Exchange(f"t{i}", user, model, 0.0) for i, (user, model) in enumerate(pairs)]
 
 
 def prompt_for(case: Case, settings: LlmSettings, now: datetime = NOW) -> Prompt:
     return Prompt(
-        system=instruction(settings, case.language),
+        system=instruction(settings, False, case.language),
         clock=clock.describe(now, case.language),
         history=exchanges(case.history),
         question=case.question,
@@ -426,7 +417,7 @@ def conversation_prompt(
         history = [*window[:9], (window[9][0], stored_answer)]
         question = CONVERSATION[start + 10][0]
     return Prompt(
-        system=instruction(settings, "de-DE"),
+        system=instruction(settings, False, "de-DE"),
         clock=clock.describe(NOW + timedelta(minutes=minute), "de-DE"),
         history=exchanges(history),
         question=question,
@@ -456,7 +447,7 @@ async def run_sessions(backend: Any, settings: LlmSettings, placement: str) -> l
         for start, history in histories.items():
             question = CONVERSATION[start + 10 + round_][0]
             prompt = Prompt(
-                system=instruction(settings, "de-DE"),
+                system=instruction(settings, False, "de-DE"),
                 clock=clock.describe(NOW + timedelta(minutes=round_), "de-DE"),
                 history=exchanges(history),
                 question=question,

@@ -24,7 +24,7 @@ from datetime import datetime
 
 from llm_worker import clock, intents
 from llm_worker.backend import LanguageModel
-from llm_worker.prompt import Prompt
+from llm_worker.prompt import Prompt, instruction
 from shared import language as lang
 from shared.cancel import CancelFlags
 from shared.contracts import Envelope, SpeakRequest, TextTurn
@@ -38,8 +38,6 @@ from shared.speech_text import for_speech
 from shared.worker import Handler
 
 log = get_logger(__name__)
-
-ANSWER_IN = {"de": "Antworte auf Deutsch.", "en": "Answer in English."}
 
 
 @dataclass
@@ -92,13 +90,6 @@ def make_handler(
         guessed = lang.guess(turn.text, spoken_languages, lang.base(default_language))
         return lang.to_tag(guessed, default_language)
 
-    def instruction(language: str) -> str:
-        parts = [settings.system_instruction]
-        if not model.grounded:
-            parts.append(settings.offline_instruction)
-        parts.append(ANSWER_IN.get(lang.base(language), ""))
-        return " ".join(p for p in parts if p)
-
     async def model_sentences(
         turn: TextTurn, prompt: Prompt, stop: asyncio.Event
     ) -> AsyncIterator[tuple[str, bool]]:
@@ -137,7 +128,7 @@ def make_handler(
                 log.info("answered from the clock", intent=local.intent.value)
                 return Answer(local.language, local.intent.value, one(local.text))
         prompt = Prompt(
-            system=instruction(language),
+            system=instruction(settings, model.grounded, language),
             clock=clock.describe(now, language),
             history=past,
             question=turn.text,

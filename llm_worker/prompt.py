@@ -7,7 +7,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from shared import language as lang
 from shared.history import Exchange
+from shared.settings import LlmSettings
+
+ANSWER_IN = {"de": "Antworte auf Deutsch.", "en": "Answer in English."}
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,16 @@ class Prompt:
     """The user's words this turn."""
     language: str = "de-DE"
     """BCP-47 language the answer must be in."""
+
+
+def instruction(settings: LlmSettings, grounded: bool, language: str) -> str:
+    """The standing instruction: who Uhrwerk is and how it answers, for a model without
+    live data that it must not invent the weather or the news, and the language."""
+    parts = [settings.system_instruction]
+    if not grounded:
+        parts.append(settings.offline_instruction)
+    parts.append(ANSWER_IN.get(lang.base(language), ""))
+    return " ".join(p for p in parts if p)
 
 
 def system_with_clock(prompt: Prompt) -> str:
