@@ -201,12 +201,19 @@ class Gateway:
             )
             try:
                 async for msg in ws:
-                    if msg.type is WSMsgType.TEXT:
-                        await self._on_frame(conn, msg.data)
-                    elif msg.type is WSMsgType.BINARY:
-                        await self._on_binary(conn, msg.data)
-                    elif msg.type is WSMsgType.ERROR:
-                        log.warning("websocket error", error=str(ws.exception()))
+                    try:
+                        if msg.type is WSMsgType.TEXT:
+                            await self._on_frame(conn, msg.data)
+                        elif msg.type is WSMsgType.BINARY:
+                            await self._on_binary(conn, msg.data)
+                        elif msg.type is WSMsgType.ERROR:
+                            log.warning("websocket error", error=str(ws.exception()))
+                    except ConnectionError:
+                        break  # the watch is gone; nothing to answer
+                    except Exception:
+                        # A bug must cost one frame an error, never the connection.
+                        log.exception("frame handling failed")
+                        await conn.error(ErrorCode.INTERNAL)
             finally:
                 conn.upload = None
                 dropped = self.pending.drop_connection(conn.id)
@@ -376,7 +383,14 @@ class Gateway:
             assert self._publisher is not None
             async with asyncio.timeout(PUBLISH_TIMEOUT_S):
                 await self._publisher.publish(event)
-        except (aio_pika.exceptions.AMQPError, TimeoutError, ConnectionError) as exc:
+        except (
+            aio_pika.exceptions.AMQPError,
+            # Raised (a RuntimeError, not an AMQPError) while the robust connection is
+            # still reopening its channel after the broker came back.
+            aio_pika.exceptions.ChannelInvalidStateError,
+            TimeoutError,
+            ConnectionError,
+        ) as exc:
             log.error("could not publish turn", turn_id=turn_id, error=repr(exc))
             self.pending.fail(turn_id)
             await conn.error(ErrorCode.UNAVAILABLE, turn_id=turn_id)

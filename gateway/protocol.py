@@ -22,6 +22,7 @@ import base64
 import binascii
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,8 +169,17 @@ def _parse_text(data: dict[str, Any], limits: Limits) -> TextRequest:
         raise protocol_error(
             ErrorCode.INVALID_FIELD, "message", "Das Feld 'message' muss ein Text sein."
         )
+    try:
+        message.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") is valid JSON, not text
+        raise protocol_error(
+            ErrorCode.INVALID_FIELD,
+            "message: not encodable",
+            "Der Text enthält ungültige Zeichen (einzelne UTF-16-Ersatzzeichen).",
+        ) from None
     text = message.strip()
-    if not text:
+    if not any(unicodedata.category(c)[0] not in "CZ" for c in text):
+        # Nothing but spaces, control or format characters: nothing to answer.
         raise protocol_error(ErrorCode.EMPTY_TEXT)
     if len(text) > limits.max_text_chars:
         raise protocol_error(

@@ -142,6 +142,9 @@ async def test_malformed_frames_get_errors_and_the_connection_stays_open(
     assert (await ask(ws, {"type": "audio", "data": not_webm}))["code"] == "unsupported_audio"
     await ws.send_bytes(b"\x00\x01")
     assert (await receive(ws))["code"] == "binary_frame"
+    # A lone surrogate is valid JSON but no text (it used to crash the handler).
+    assert (await ask(ws, '{"type": "text", "message": "\\ud800"}'))["code"] == "invalid_field"
+    assert (await ask(ws, {"type": "text", "message": "\u200b\ufeff"}))["code"] == "empty_text"
     reply = await ask(ws, {"type": "text", "message": "Noch da?"})
     assert reply["text_response"].startswith("Du sagtest: Noch da?")
 

@@ -201,3 +201,25 @@ def test_an_unknown_language_or_zone_is_an_invalid_field(field: str, bad: object
         parse(json.dumps({"type": "hello", field: bad}), LIMITS)
     assert caught.value.code is ErrorCode.INVALID_FIELD
     assert f"'{field}'" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("\ud800", ErrorCode.INVALID_FIELD),
+        ("Hallo \udfff Welt", ErrorCode.INVALID_FIELD),
+        ("\u200b\u200d\ufeff", ErrorCode.EMPTY_TEXT),
+        ("\x00\x07\t\n", ErrorCode.EMPTY_TEXT),
+        ("\u00a0\u3000", ErrorCode.EMPTY_TEXT),
+    ],
+)
+def test_text_that_is_not_text_gets_its_own_error(message: str, code: ErrorCode) -> None:
+    with pytest.raises(PipelineError) as caught:
+        parse(json.dumps({"type": "text", "message": message}), LIMITS)
+    assert caught.value.code is code
+
+
+def test_emoji_and_umlauts_are_text() -> None:
+    assert parse(json.dumps({"type": "text", "message": "Grüß dich 👋"}), LIMITS) == (
+        TextRequest("Grüß dich 👋")
+    )
