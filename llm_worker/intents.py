@@ -138,6 +138,7 @@ def _words(text: str) -> str:
 
 def _german(text: str) -> str:
     text = re.sub(r"\bwieviel\b", "wie viel", text)
+    text = re.sub(r"\bwie vielte", "wievielte", text)  # as Whisper writes it
     text = text.replace("spaet", "spät").replace("weisst", "weißt")
     text = DE_FILLERS.sub(" ", text)
     text = re.sub(r"\s+", " ", text).strip()

@@ -51,6 +51,7 @@ GERMAN_DATE = [
     ("Den Wievielten haben wir heute?", 0),
     ("Der Wievielte ist heute?", 0),
     ("Den Wievielten haben wir?", 0),
+    ("Den wie vielten haben wir heute?", 0),  # Whisper's spelling
     ("Was ist das heutige Datum?", 0),
     ("Datum?", 0),
     ("Das Datum bitte.", 0),
