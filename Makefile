@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test test-quick lint bench compose-check clean
+.PHONY: install run demo test test-quick lint bench compose-check cert clean
 
 install: $(STAMP)
 
@@ -57,6 +57,11 @@ bench: install
 	$(BIN)/python -m bench.language_detection
 	$(BIN)/python -m bench.offline_turns
 	$(BIN)/python -m bench.answer_quality
+
+# A self-signed certificate: then GATEWAY_TLS_CERT=certs/gateway.crt
+# GATEWAY_TLS_KEY=certs/gateway.key make run serves the watch page over HTTPS.
+cert:
+	bash scripts/make-cert.sh certs
 
 compose-check:
 	docker-compose -f docker-compose.yml config --quiet

@@ -64,6 +64,11 @@ class GatewaySettings(CommonSettings):
     """Names this instance's reply queue; random per start when empty."""
     gateway_host: str = "0.0.0.0"
     gateway_port: int = Field(8080, ge=1, le=65535)
+    gateway_tls_cert: str = ""
+    """PEM certificate (chain) to serve HTTPS and WSS: a watch's browser gives the page
+    the microphone only in a secure context. `make cert` makes a self-signed one."""
+    gateway_tls_key: str = ""
+    """The certificate's PEM private key."""
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     """Largest WebSocket frame answered with an error; 4x this closes the connection."""
     max_audio_seconds: float = Field(60.0, gt=0)
