@@ -37,6 +37,10 @@ import re
 
 from shared.language import MONTHS
 
+MONTHS_SHORT = ("Jan", "Feb", "Mär", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Okt", "Nov", "Dez")
+"""German month abbreviations: no sentence ends after them, and a number before them
+is a date's ordinal."""
+
 __all__ = ["SentenceSplitter", "split"]
 
 MIN_CLAUSE_CHARS = 20  # a clause cut leaves at least this much on its left
@@ -100,18 +104,7 @@ _NEVER_END = frozenset(
         "Mi",
         "Do",
         "Sa",
-        "Jan",
-        "Feb",
-        "Mär",
-        "Apr",
-        "Jun",
-        "Jul",
-        "Aug",
-        "Sep",
-        "Sept",
-        "Okt",
-        "Nov",
-        "Dez",
+        *MONTHS_SHORT,
         "allg",
         "bspw",
         "einschl",
@@ -236,19 +229,8 @@ _ORDINAL_AFTER = frozenset(
         *MONTHS["de"],
         *MONTHS["en"],
         "Jänner",
-        "Jan",
-        "Feb",
-        "Mär",
-        "Apr",
-        "Jun",
-        "Jul",
-        "Aug",
-        "Sep",
-        "Sept",
-        "Okt",
+        *MONTHS_SHORT,
         "Oct",
-        "Nov",
-        "Dez",
         "Dec",
         "Mal",
         "Platz",
