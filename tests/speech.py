@@ -3,18 +3,27 @@ way the watch records (WebM/Opus), and scored by word error rate."""
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import wave
 
 from shared.audio import read_mono_48k, to_webm_opus
 from shared.settings import TtsSettings
-from tts_worker.local import pick_engine
+from tts_worker.local import Piper, pick_engine
+
+
+@functools.cache
+def steady_piper() -> Piper:
+    return Piper(steady=True)
 
 
 def spoken_webm(text: str, language: str) -> bytes:
     """`text` spoken by the local engine for `language`, as MediaRecorder would send it."""
-    speech = pick_engine(TtsSettings(tts_language=language)).speak(text)
+    engine = pick_engine(TtsSettings(tts_language=language))
+    if isinstance(engine, Piper):
+        engine = steady_piper()  # the same question, the same recording, every run
+    speech = engine.speak(text)
     speech = speech.set_channels(1).set_sample_width(2)
     buf = io.BytesIO()
     with wave.open(buf, "wb") as out:

