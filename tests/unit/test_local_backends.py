@@ -151,9 +151,8 @@ async def test_local_whisper_detects_the_language_among_the_deployments(
 ) -> None:
     heard = await whisper_auto.transcribe(turn(spoken_webm(question, language)))  # type: ignore[attr-defined]
     assert heard.language == language, heard
-    # Heard in that language, not just labelled: most words right. (Loose: Piper's
-    # voice varies from run to run, and "Romeo" once came back as "Roamie Go".)
-    assert word_error_rate(question, heard.text) <= 0.5, heard.text
+    # Heard in that language, not just labelled (the clips are steady: tests.speech).
+    assert word_error_rate(question, heard.text) <= 0.25, heard.text
 
 
 @pytest.mark.slow
