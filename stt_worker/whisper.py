@@ -12,6 +12,7 @@ import asyncio
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,6 @@ class LocalWhisper:
     def __init__(self, model: WhisperModel, settings: SttSettings) -> None:
         self._model = model
         self._settings = settings
-        self._beam_size = settings.stt_beam_size
         # One recognition at a time: both cores go to it, and a second would only
         # make both slower.
         self._busy = asyncio.Lock()
@@ -88,16 +88,21 @@ class LocalWhisper:
     def _recognize(self, samples: np.ndarray, tags: list[str]) -> Heard:
         """Transcribe in `tags[0]`, or, given several, in the one of them Whisper finds
         likeliest. Whisper's own choice is open to its ~100 languages and hears short
-        German clips as Italian, so its probabilities are read and restricted to ours;
-        only when its favourite is not one of ours is the audio transcribed again."""
+        German questions as English or Japanese, so its probabilities are read and
+        restricted to ours (see `choose`); only when its favourite is not the chosen
+        language is the audio transcribed again."""
+
+        def run(code: str | None) -> Any:  # (segments, info): faster-whisper is untyped
+            return self._model.transcribe(
+                samples,
+                language=code,
+                beam_size=self._settings.stt_beam_size,
+                vad_filter=True,
+                condition_on_previous_text=False,
+            )
+
         codes = [language.base(tag) for tag in tags]
-        segments, info = self._model.transcribe(
-            samples,
-            language=codes[0] if len(codes) == 1 else None,
-            beam_size=self._beam_size,
-            vad_filter=True,
-            condition_on_previous_text=False,
-        )
+        segments, info = run(codes[0] if len(codes) == 1 else None)
         chosen = codes[0]
         if len(codes) > 1:
             probabilities = dict(info.all_language_probs or [])
@@ -109,13 +114,7 @@ class LocalWhisper:
                 p={code: round(probabilities.get(code, 0.0), 3) for code in codes},
             )
             if info.language != chosen:
-                segments, _ = self._model.transcribe(
-                    samples,
-                    language=chosen,
-                    beam_size=self._beam_size,
-                    vad_filter=True,
-                    condition_on_previous_text=False,
-                )
+                segments, _ = run(chosen)
         text = " ".join(segment.text.strip() for segment in segments).strip()
         return Heard(text, tags[codes.index(chosen)])
 
