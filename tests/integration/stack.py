@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +21,14 @@ ROOT = Path(__file__).resolve().parents[2]
 AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 WORKERS = ("stt_worker", "llm_worker", "tts_worker")
+# One static pairing token per test run: every Stack passes it to its services as AUTH_TOKEN,
+# and ws_url() presents it, so watches in tests are paired like a real one.
+AUTH_TOKEN = secrets.token_urlsafe(24)
+
+
+def ws_url(port: int, **query: str) -> str:
+    """The gateway's /ws on 127.0.0.1:port with the run's token and any further query."""
+    return f"ws://127.0.0.1:{port}/ws?" + urllib.parse.urlencode({"token": AUTH_TOKEN, **query})
 
 
 def free_port() -> int:
@@ -102,6 +112,7 @@ class Stack:
             "TOPOLOGY_PREFIX": prefix,
             "LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
+            "AUTH_TOKEN": AUTH_TOKEN,
         }
         if grpc is not None and gemini is not None:
             self.env |= {
