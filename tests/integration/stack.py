@@ -24,6 +24,8 @@ WORKERS = ("stt_worker", "llm_worker", "tts_worker")
 # One static pairing token per test run: every Stack passes it to its services as AUTH_TOKEN,
 # and ws_url() presents it, so watches in tests are paired like a real one.
 AUTH_TOKEN = secrets.token_urlsafe(24)
+AUTH_IDENTITY = "tests"
+"""The identity AUTH_TOKEN stands for: history and profiles of test watches are keyed by it."""
 
 
 def ws_url(port: int, **query: str) -> str:
@@ -113,6 +115,7 @@ class Stack:
             "LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
             "AUTH_TOKEN": AUTH_TOKEN,
+            "AUTH_TOKEN_NAME": AUTH_IDENTITY,
         }
         if grpc is not None and gemini is not None:
             self.env |= {
