@@ -43,6 +43,19 @@ def error(
     return _dump(frame)
 
 
+def refused(code: ErrorCode, protocol: int, retry_after: float | None = None) -> str:
+    """A question or connection not taken (`rate_limited`, `overloaded`,
+    `too_many_connections`); with `retry_after`, the seconds until asking again can
+    succeed, in the field and in the sentence."""
+    frame: dict[str, Any] = json.loads(error(code, protocol=protocol))
+    if retry_after is not None:
+        seconds = max(1, round(retry_after))
+        frame["retry_after"] = seconds
+        unit = "Sekunde" if seconds == 1 else "Sekunden"
+        frame["error"] = f"{MESSAGES[code]} Bitte warte {seconds} {unit}."
+    return _dump(frame)
+
+
 def hello(session_id: str, language: str, timezone: str, protocol: int) -> str:
     frame: dict[str, Any] = {"type": "hello", "session_id": session_id}
     if language:

@@ -101,6 +101,7 @@ def valid_session_id(value: object) -> str:
 class Limits:
     max_text_chars: int = 2000
     max_audio_seconds: float = 60.0
+    max_audio_bytes: int = 4 * 1024 * 1024
 
 
 def protocol_error(code: ErrorCode, detail: str = "", message: str | None = None) -> PipelineError:
@@ -212,7 +213,19 @@ def recording(audio: bytes, limits: Limits) -> AudioRequest:
     """A whole recording (from one frame, or streamed): checked and measured."""
     if not audio:
         raise protocol_error(ErrorCode.MISSING_AUDIO)
+    if len(audio) > limits.max_audio_bytes:
+        raise too_large_recording(limits.max_audio_bytes)
     return AudioRequest(audio, probe_webm_opus(audio, limits.max_audio_seconds))
+
+
+def too_large_recording(max_bytes: int) -> PipelineError:
+    if max_bytes >= 1_000_000:
+        size = f"{max_bytes / 1_000_000:.1f} MB".replace(".", ",")
+    else:
+        size = f"{max_bytes // 1000} kB"
+    return protocol_error(
+        ErrorCode.TOO_LARGE, "recording too large", f"Die Aufnahme ist zu groß (höchstens {size})."
+    )
 
 
 def _check_format(data: dict[str, Any]) -> None:

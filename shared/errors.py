@@ -42,6 +42,9 @@ class ErrorCode(StrEnum):
     BACKEND_REJECTED = "backend_rejected"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
+    RATE_LIMITED = "rate_limited"
+    OVERLOADED = "overloaded"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -67,6 +70,13 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.BACKEND_REJECTED: "Der Sprachdienst hat die Anfrage abgelehnt.",
     ErrorCode.UNAVAILABLE: "Uhrwerk ist gerade nicht erreichbar.",
     ErrorCode.INTERNAL: "Interner Fehler bei der Verarbeitung.",
+    ErrorCode.RATE_LIMITED: "Zu viele Fragen in kurzer Zeit.",
+    ErrorCode.OVERLOADED: (
+        "Uhrwerk ist gerade überlastet. Bitte versuche es in ein paar Sekunden noch einmal."
+    ),
+    ErrorCode.TOO_MANY_CONNECTIONS: (
+        "Zu viele offene Verbindungen. Bitte schließe andere Fenster mit Uhrwerk."
+    ),
 }
 
 

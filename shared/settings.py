@@ -77,6 +77,28 @@ class GatewaySettings(CommonSettings):
     """Longest accepted text question."""
     max_pending_turns: int = Field(4, ge=1)
     """Turns one connection may have in flight at once."""
+    max_audio_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=10 * 1024 * 1024)
+    """Largest accepted recording, whole or streamed (Google's synchronous Recognize
+    takes up to 10 MB; a minute of MediaRecorder's Opus is well under 1 MB)."""
+    max_connections: int = Field(10000, ge=1)
+    """Open WebSockets per gateway; more are refused (`too_many_connections`)."""
+    max_connections_per_identity: int = Field(10, ge=0)
+    """Open WebSockets per identity (a paired watch); 0: no limit."""
+    max_connections_per_address: int = Field(100, ge=0)
+    """Open WebSockets per client address; 0: no limit (behind a reverse proxy every
+    connection comes from the proxy's address)."""
+    questions_per_minute: float = Field(20.0, ge=0)
+    """Questions per identity and minute, as a token bucket; 0: no limit."""
+    question_burst: int = Field(10, ge=1)
+    """Questions an identity may ask in quick succession before the rate applies."""
+    idle_timeout_s: float = Field(300.0, ge=0)
+    """A connection that sent no frame for this long (and waits for no answer) is
+    closed with code 4408; 0: never."""
+    overload_queue_depth: int = Field(20, ge=0)
+    """Ready messages in a work queue at which new turns get `overloaded` at once
+    instead of waiting into their timeout; 0: never."""
+    overload_check_s: float = Field(0.5, gt=0, le=60)
+    """How often the gateway reads the work queues' depths."""
     reply_queue_expires_s: int = Field(300, ge=10)
     """An abandoned gateway reply queue is deleted by the broker after this long."""
 

@@ -116,6 +116,11 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             "AUTH_TOKEN": AUTH_TOKEN,
             "AUTH_TOKEN_NAME": AUTH_IDENTITY,
+            # The suite asks far faster than a person, from one address and as one
+            # identity; the tests of these limits set small ones of their own.
+            "QUESTIONS_PER_MINUTE": "0",
+            "MAX_CONNECTIONS_PER_IDENTITY": "0",
+            "MAX_CONNECTIONS_PER_ADDRESS": "0",
         }
         if grpc is not None and gemini is not None:
             self.env |= {
