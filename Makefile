@@ -25,11 +25,14 @@ $(STAMP): pyproject.toml scripts/install-system.sh scripts/install-llama.sh
 	@touch $@
 
 # The four services in the foreground (honcho), against RabbitMQ and Redis on localhost.
+# First, with AUTH_MODE=token and no watch paired yet, a token and its pairing URL.
 run: install
+	$(BIN)/uhrwerk token first-run
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
 
 # The same pipeline against local fake Google servers: no credentials, canned answers.
 demo: install
+	$(BIN)/uhrwerk token first-run
 	PATH="$(abspath $(BIN)):$$PATH" \
 	GOOGLE_PLAINTEXT_ENDPOINTS=true \
 	STT_GOOGLE_ENDPOINT=127.0.0.1:50071 TTS_GOOGLE_ENDPOINT=127.0.0.1:50071 \

@@ -30,7 +30,7 @@ import aiohttp
 
 from shared.model_files import default_cache_dir
 from tests.integration.conftest import delete_topology
-from tests.integration.stack import WORKERS, Stack
+from tests.integration.stack import WORKERS, Stack, ws_url
 from tests.speech import spoken_webm
 
 QUESTION = "Wie wird das Wetter morgen in Berlin und in München?"
@@ -55,7 +55,7 @@ async def run_turns(port: int, frame: dict[str, str], turns: int) -> list[dict[s
     async with aiohttp.ClientSession() as http:
         for _ in range(turns):
             # A fresh connection per turn: a new session, so memory does not grow.
-            async with http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+            async with http.ws_connect(ws_url(port)) as ws:
                 await ws.send_str(json.dumps(frame))
                 reply = json.loads((await ws.receive(timeout=120)).data)
             if "error" in reply:
@@ -69,7 +69,7 @@ async def first_audio(port: int, frame: dict[str, str], turns: int) -> list[floa
     times = []
     async with aiohttp.ClientSession() as http:
         for _ in range(turns):
-            async with http.ws_connect(f"http://127.0.0.1:{port}/ws?protocol=2") as ws:
+            async with http.ws_connect(ws_url(port, protocol="2")) as ws:
                 started = time.perf_counter()
                 await ws.send_str(json.dumps(frame))
                 first = 0.0

@@ -31,7 +31,7 @@ import aiohttp
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import FakeGoogleGrpc
 from tests.integration.conftest import delete_topology
-from tests.integration.stack import Stack
+from tests.integration.stack import Stack, ws_url
 
 ANSWER = (
     "Rom ist die Hauptstadt Italiens und liegt am Tiber, mitten in der Region Latium, "
@@ -59,7 +59,7 @@ async def protocol_1(port: int) -> float:
     """Seconds from the question to the complete reply (when the watch can play)."""
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws,
+        http.ws_connect(ws_url(port)) as ws,
     ):
         started = time.perf_counter()
         await ws.send_str(json.dumps({"type": "text", "message": "Erzähl mir von Rom."}))
@@ -72,7 +72,7 @@ async def protocol_2(port: int) -> tuple[float, float]:
     """(first audio, done) in seconds: the first sentence's MP3 can play at once."""
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"http://127.0.0.1:{port}/ws?protocol=2") as ws,
+        http.ws_connect(ws_url(port, protocol="2")) as ws,
     ):
         started = time.perf_counter()
         await ws.send_str(json.dumps({"type": "text", "message": "Erzähl mir von Rom."}))
@@ -92,7 +92,7 @@ async def barge_in(port: int, gemini: FakeGemini) -> tuple[float, float, float]:
     """(cancel → `cancelled`, cancel → last frame of the turn, cancel → llm stopped)."""
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"http://127.0.0.1:{port}/ws?protocol=2") as ws,
+        http.ws_connect(ws_url(port, protocol="2")) as ws,
     ):
         await ws.send_str(json.dumps({"type": "text", "message": "Erzähl mir von Rom."}))
         while (await ws.receive(timeout=60)).type is not aiohttp.WSMsgType.BINARY:

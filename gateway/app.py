@@ -16,7 +16,7 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aiohttp import WSMsgType, web
 
-from gateway import frames
+from gateway import auth, frames
 from gateway.protocol import (
     AudioEndRequest,
     AudioRequest,
@@ -39,6 +39,7 @@ from shared.logging import get_logger
 from shared.redis_client import redis_client
 from shared.sessions import Profile, ProfileStore
 from shared.settings import GatewaySettings
+from shared.tokens import TokenStore
 from shared.topology import Topology, declare, declare_reply_queue
 
 log = get_logger(__name__)
@@ -64,8 +65,8 @@ class Connection:
 
     ws: web.WebSocketResponse
     session_id: str
-    identity: str = "anonymous"
-    """Who is connected; until authentication exists, everyone is anonymous."""
+    identity: str = auth.ANONYMOUS
+    """Who is connected: the name of the token it presented (`gateway.auth`)."""
     profile: Profile = field(default_factory=Profile)
     """The session's language and time zone, from `hello` (now or on an earlier
     connection)."""
@@ -108,6 +109,7 @@ class Gateway:
         self.history = HistoryStore(redis, settings.topology_prefix, history_limits(settings))
         self.profiles = ProfileStore(redis, settings.topology_prefix, settings.history_ttl_s)
         self.limits = Limits(settings.max_text_chars, settings.max_audio_seconds)
+        self.auth = auth.Authenticator(settings, TokenStore(redis, settings.topology_prefix))
         self._connection: AbstractRobustConnection | None = None
         self._publisher: Publisher | None = None
         self.reply_queue = self.topology.reply_queue(self.gateway_id)
@@ -144,6 +146,7 @@ class Gateway:
         app.router.add_get("/static/{name}", static)
 
     async def start(self) -> None:
+        await self.auth.announce()
         self._connection = await connect(self.settings.amqp_url, f"gateway-{self.gateway_id}")
         channel = await open_channel(self._connection, self.settings.prefetch)
         declared = await declare(channel, self.topology)
@@ -169,6 +172,8 @@ class Gateway:
         return web.json_response(body, status=200 if broker_ok else 503)
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        # Origin and a query token are checked before anything else (403, 401).
+        identity = await self.auth.on_upgrade(request)
         asked = request.query.get("session")
         if asked is not None:
             try:
@@ -190,6 +195,14 @@ class Gateway:
         ws = web.WebSocketResponse(max_msg_size=4 * self.settings.max_message_bytes, heartbeat=30)
         await ws.prepare(request)
         conn = Connection(ws=ws, session_id=session_id, protocol=int(protocol))
+        first = None
+        if identity is None:  # no ?token=: the first frame must be a hello with one
+            paired = await self.auth.await_hello(ws)
+            if paired is None:
+                await auth.refuse(ws, conn.protocol)
+                return ws
+            identity, first = paired
+        conn.identity = identity
         if asked is not None:
             conn.profile = await self._load_profile(conn)
         with structlog.contextvars.bound_contextvars(connection_id=conn.id):
@@ -198,9 +211,10 @@ class Gateway:
                 remote=request.remote,
                 session_id=conn.session_id,
                 resumed=asked is not None,
+                identity=conn.identity,
             )
             try:
-                async for msg in ws:
+                async for msg in auth.first_then_rest(first, ws):
                     try:
                         if msg.type is WSMsgType.TEXT:
                             await self._on_frame(conn, msg.data)
@@ -301,6 +315,14 @@ class Gateway:
             return Profile()
 
     async def _hello(self, conn: Connection, request: HelloRequest) -> None:
+        if (
+            request.token is not None
+            and self.auth.enabled
+            and await self.auth.identify(request.token) != conn.identity
+        ):
+            # A connection keeps the identity it was opened with.
+            await auth.refuse(conn.ws, conn.protocol)
+            return
         if request.session_id is not None:
             conn.session_id = request.session_id
             conn.profile = await self._load_profile(conn)

@@ -1,7 +1,9 @@
 """`uhrwerk`: the operators' command line.
 
+uhrwerk ask QUESTION | --audio FILE [--token T] [--url URL] ...
 uhrwerk history show SESSION [--identity ID] [--json]
 uhrwerk history clear SESSION [--identity ID]
+uhrwerk token create NAME [--replace] [--host HOST] | list | revoke NAME | first-run
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ import argparse
 import asyncio
 import base64
 import json
+import os
+import socket
 import sys
 import time
+import urllib.parse
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,7 +24,11 @@ import aiohttp
 
 from shared.history import HistoryStore, HistoryUnavailable, history_limits
 from shared.redis_client import redis_client
-from shared.settings import CommonSettings
+from shared.settings import CommonSettings, GatewaySettings
+from shared.tokens import TokenStore, TokenStoreUnavailable
+
+FIRST_TOKEN_NAME = "watch"
+"""The name `token first-run` gives the token it makes."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--audio", type=Path, help="a recording (WebM/Opus, WAV, ...) instead")
     ask.add_argument("--url", default="ws://127.0.0.1:8080/ws", help="the gateway's WebSocket")
     ask.add_argument("--session", help="continue this session (16-128 chars)")
+    ask.add_argument(
+        "--token",
+        default=os.environ.get("UHRWERK_TOKEN") or None,
+        help="the pairing token (default: $UHRWERK_TOKEN)",
+    )
     ask.add_argument("--language", help="the watch's language, e.g. en-US (sent with hello)")
     ask.add_argument("--timezone", help="the watch's time zone, e.g. Asia/Tokyo (with hello)")
     ask.add_argument(
@@ -46,11 +60,94 @@ def build_parser() -> argparse.ArgumentParser:
         action = actions.add_parser(name, help=text)
         action.add_argument("session", help="the session id")
         action.add_argument(
-            "--identity", default="anonymous", help="whose session (default: anonymous)"
+            "--identity",
+            default="anonymous",
+            help="whose session: the token's name (default: anonymous, as with AUTH_MODE=off)",
         )
         if name == "show":
             action.add_argument("--json", action="store_true", help="one JSON object per line")
+    token = commands.add_parser("token", help="pair watches: create, list, revoke tokens")
+    token_actions = token.add_subparsers(dest="action", required=True)
+    create = token_actions.add_parser("create", help="make a token and print it once")
+    create.add_argument("name", help="the watch's name, its identity (e.g. annas-watch)")
+    create.add_argument("--replace", action="store_true", help="replace NAME's token")
+    create.add_argument("--host", help="host name for the pairing URL (default: this one's)")
+    token_actions.add_parser("list", help="the paired names")
+    revoke = token_actions.add_parser("revoke", help="refuse NAME's token from now on")
+    revoke.add_argument("name")
+    token_actions.add_parser(
+        "first-run", help="make a first token when none exists (make run does this)"
+    )
     return parser
+
+
+def pairing_urls(token: str, settings: GatewaySettings, host: str | None) -> list[str]:
+    """Where to open the watch page with the token: on this machine and on the network."""
+    scheme = "https" if settings.gateway_tls_cert else "http"
+    hosts = [host] if host else ["127.0.0.1", socket.gethostname()]
+    query = urllib.parse.urlencode({"token": token})
+    return [f"{scheme}://{h}:{settings.gateway_port}/?{query}" for h in dict.fromkeys(hosts)]
+
+
+def print_token(name: str, token: str, settings: GatewaySettings, host: str | None) -> None:
+    print(f"Token for {name!r} (shown this once; only its hash is kept):\n    {token}")
+    print("Pair a watch by opening the watch page with it:")
+    for url in pairing_urls(token, settings, host):
+        print(f"    {url}")
+
+
+async def token_command(args: argparse.Namespace, settings: GatewaySettings) -> int:
+    client = redis_client(settings.redis_url)
+    store = TokenStore(client, settings.topology_prefix)
+    try:
+        if args.action == "create":
+            try:
+                token = await store.create(args.name, replace=args.replace)
+            except ValueError as exc:
+                print(f"uhrwerk token create: {exc}", file=sys.stderr)
+                return 1
+            print_token(args.name, token, settings, args.host)
+            return 0
+        if args.action == "revoke":
+            if not await store.revoke(args.name):
+                print(f"uhrwerk token revoke: no token named {args.name!r}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.name!r}: new connections with its token are refused")
+            return 0
+        if args.action == "list":
+            for paired in await store.paired():
+                when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(paired.created))
+                print(f"{paired.name}\tcreated {when}")
+            return 0
+        return await first_run(store, settings)
+    except TokenStoreUnavailable as exc:
+        print(f"uhrwerk: Redis unavailable at {settings.redis_url}: {exc}", file=sys.stderr)
+        # `make run` goes on without it: the gateway says what is missing.
+        return 0 if args.action == "first-run" else 2
+    finally:
+        await client.aclose()
+
+
+async def first_run(store: TokenStore, settings: GatewaySettings) -> int:
+    """Before `make run` starts the gateway: with AUTH_MODE=token and nothing to pair
+    with yet, a first token and its URL, like Jupyter prints its token URL."""
+    if settings.auth_mode == "off":
+        print("uhrwerk: AUTH_MODE=off, every client gets in: keep port 8080 to this machine")
+        return 0
+    if settings.auth_token.get_secret_value():
+        print(f"uhrwerk: watches pair with AUTH_TOKEN (identity {settings.auth_token_name!r})")
+        return 0
+    paired = await store.paired()
+    if paired:
+        names = ", ".join(p.name for p in paired)
+        print(f"uhrwerk: paired: {names} (`uhrwerk token create NAME` pairs another watch)")
+        return 0
+    try:
+        token = await store.create(FIRST_TOKEN_NAME)
+    except ValueError:  # made in the meantime by another first run
+        return 0
+    print_token(FIRST_TOKEN_NAME, token, settings, None)
+    return 0
 
 
 async def history_command(args: argparse.Namespace, settings: CommonSettings) -> int:
@@ -94,7 +191,9 @@ async def ask_command(args: argparse.Namespace) -> int:
         frame = {"type": "audio", "data": base64.b64encode(clip).decode(), "format": "webm"}
     else:
         frame = {"type": "text", "message": args.question}
-    url = args.url + (f"?session={args.session}" if args.session else "")
+    query = {"token": args.token, "session": args.session}
+    present = urllib.parse.urlencode({k: v for k, v in query.items() if v})
+    url = args.url + ("&" if "?" in args.url else "?") + present if present else args.url
     try:
         async with (
             aiohttp.ClientSession() as http,
@@ -109,6 +208,12 @@ async def ask_command(args: argparse.Namespace) -> int:
                     return 1
             await ws.send_str(json.dumps(frame))
             message = await ws.receive(timeout=args.timeout)
+    except aiohttp.WSServerHandshakeError as exc:
+        # Not the exception's text: it names the URL, and with it the token.
+        reason = {401: "a valid token (--token or $UHRWERK_TOKEN)", 403: "another origin"}
+        needs = reason.get(exc.status, f"something else (HTTP {exc.status})")
+        print(f"uhrwerk ask: {args.url} refused the connection: it needs {needs}", file=sys.stderr)
+        return 2
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         print(
             f"uhrwerk ask: no answer from {args.url}: {exc or type(exc).__name__}", file=sys.stderr
@@ -132,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "ask":
         return asyncio.run(ask_command(args))
+    if args.command == "token":
+        return asyncio.run(token_command(args, GatewaySettings()))
     return asyncio.run(history_command(args, CommonSettings()))
 
 

@@ -49,6 +49,8 @@
       needsHttps: "Das Mikrofon geht nur über HTTPS (oder auf localhost). Tippe deine Frage.",
       nothingHeard: "Ich habe nichts gehört. Tippe und sprich.",
       newConversation: "Neues Gespräch begonnen.",
+      unpaired:
+        "Diese Uhr ist nicht gekoppelt. Öffne die Seite mit ihrem Kopplungslink (uhrwerk token create).",
       placeholder: "Frage tippen …",
       askLabel: "Frage tippen",
       sendLabel: "Senden",
@@ -83,6 +85,7 @@
       needsHttps: "The microphone needs HTTPS (or localhost). Type your question.",
       nothingHeard: "I heard nothing. Tap and speak.",
       newConversation: "New conversation started.",
+      unpaired: "This watch is not paired. Open the page with its pairing link (uhrwerk token create).",
       placeholder: "Type a question …",
       askLabel: "Type a question",
       sendLabel: "Send",
@@ -115,6 +118,7 @@
     state: "connecting",
     sessionId: null,
     connects: 0, // hellos answered
+    unpaired: false, // the gateway refused the token (shown, no more reconnects)
     recordings: 0, // recordings sent
     track: null, // the microphone track's settings of the last recording
     mimeType: null,
@@ -130,6 +134,8 @@
   window.uhrwerk = hooks;
 
   // ---- storage (token from ?token= once, session id) ---------------------------------
+  // The token goes to the gateway in `hello`, never in a URL: a wrong one is then
+  // answered `unauthorized` (which the page can show) instead of a bare HTTP 401.
 
   const store = {
     get(key) {
@@ -225,13 +231,12 @@
   let retryTimer = null;
   let countdownTimer = null;
   let helloFallback = false; // the server refused our language or zone: send none
+  let unpaired = false; // the gateway refused our token: no point reconnecting
 
   function socketUrl() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const query = new URLSearchParams({ protocol: "2" });
     if (sessionId) query.set("session", sessionId);
-    const token = store.get(TOKEN_KEY);
-    if (token) query.set("token", token);
     return `${scheme}//${location.host}/ws?${query}`;
   }
 
@@ -283,6 +288,8 @@
 
   function sendHello() {
     const hello = { type: "hello", protocol: 2 };
+    const token = store.get(TOKEN_KEY);
+    if (token) hello.token = token;
     if (sessionId) hello.session_id = sessionId;
     if (!helloFallback) {
       const language = browserLanguage();
@@ -301,6 +308,7 @@
     discardRecording();
     endTurn();
     stopPlayback();
+    if (unpaired) return; // stays on its explanation until opened with a token
     const delay = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)] * (0.8 + Math.random() * 0.4);
     attempt += 1;
     setState("connecting");
@@ -433,6 +441,12 @@
   }
 
   function onError(frame) {
+    if (frame.code === "unauthorized") {
+      unpaired = true;
+      hooks.unpaired = true;
+      showError(T.unpaired);
+      return;
+    }
     if (!ready) {
       // The hello was refused: a session id the server does not take, or a language
       // or zone it does not know. Try once more without them.

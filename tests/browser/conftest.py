@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ import pytest
 
 from shared.model_files import default_cache_dir
 from tests.integration.conftest import delete_topology
-from tests.integration.stack import WORKERS, Service, Stack, free_port
+from tests.integration.stack import AUTH_TOKEN, WORKERS, Service, Stack, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 MAX_TEXT_CHARS = 300
@@ -292,7 +293,8 @@ def check_layout(page: Any, round_screen: bool | None = None) -> None:
 def open_watch(
     playwright: Any, pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., Watch]]:
-    """Opens the page at watch size in a fresh browser (its own fake microphone)."""
+    """Opens the page at watch size in a fresh browser (its own fake microphone),
+    paired with the stack's token unless `token` says otherwise (None: unpaired)."""
     browsers: list[Any] = []
     shots = tmp_path_factory.mktemp("screenshots")
 
@@ -304,6 +306,7 @@ def open_watch(
         size: tuple[int, int] = (454, 454),
         locale: str = "de-DE",
         host: str = "127.0.0.1",
+        token: str | None = AUTH_TOKEN,
     ) -> Watch:
         args = ["--autoplay-policy=no-user-gesture-required", "--use-fake-device-for-media-stream"]
         if deny_microphone:
@@ -346,6 +349,9 @@ def open_watch(
             "console",
             lambda message: watch.console.append(message.text) if message.type == "error" else None,
         )
+        if token is not None and "token=" not in query:
+            # Paired as a person pairs a watch: the page opened once with ?token=.
+            query += ("&" if query else "?") + urllib.parse.urlencode({"token": token})
         page.goto(pipeline.url.replace("127.0.0.1", host) + query)
         return watch
 

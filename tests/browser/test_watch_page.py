@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import itertools
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from tests.browser.conftest import (
     Watch,
     check_layout,
 )
-from tests.integration.stack import REDIS_URL
+from tests.integration.stack import REDIS_URL, ROOT
 from tests.speech import word_error_rate
 
 pytestmark = [
@@ -258,15 +261,36 @@ def test_the_page_reconnects_by_itself_after_a_gateway_restart_and_remembers(
     assert not watch.errors
 
 
-def test_token_server_errors_and_a_new_conversation(
+def pair(pipeline: Pipeline, name: str) -> str:
+    """`uhrwerk token create NAME`, as an operator runs it: the pairing URL it prints."""
+    created = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "token", "create", name],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        cwd=ROOT,
+        env={**pipeline.stack.env, "GATEWAY_PORT": str(pipeline.port)},
+    )
+    return next(
+        line.strip()
+        for line in created.stdout.splitlines()
+        if line.strip().startswith(f"http://127.0.0.1:{pipeline.port}/?token=")
+    )
+
+
+def test_pairing_server_errors_and_a_new_conversation(
     open_watch: OpenWatch, pipeline: Pipeline
 ) -> None:
-    watch = open_watch(query="?token=page-token-123")
+    url = pair(pipeline, "page-watch")
+    token = url.split("?token=", 1)[1]
+    watch = open_watch(query=url.split("/", 3)[3], token=None)  # the printed URL, opened
     watch.wait_state("idle")
-    # The token is taken from the address once, kept, and sent with the WebSocket.
+    # The token is taken from the address once, kept, and sent in hello, not in a URL.
     assert "token" not in watch.page.url
-    assert watch.page.evaluate("localStorage.getItem('uhrwerk.token')") == "page-token-123"
-    assert "token=page-token-123" in watch.sockets[0]
+    assert watch.page.evaluate("localStorage.getItem('uhrwerk.token')") == token
+    assert "token" not in watch.sockets[0]
+    assert watch.sent("hello")[0]["token"] == token
 
     # The server's German sentence is what the page shows.
     ask(watch, "x" * (MAX_TEXT_CHARS + 1))
@@ -278,7 +302,7 @@ def test_token_server_errors_and_a_new_conversation(
     finished_turns(watch, 1)
     assert watch.text("#answer").startswith("Es ist")
     session = watch.hooks()["sessionId"]
-    key = f"{pipeline.stack.prefix}:history:anonymous:{session}"
+    key = f"{pipeline.stack.prefix}:history:page-watch:{session}"  # the token's name
     store = redis.Redis.from_url(REDIS_URL)
     assert store.exists(key)
 
@@ -293,9 +317,23 @@ def test_token_server_errors_and_a_new_conversation(
     # A reload keeps the token and the session.
     watch.page.reload()
     watch.wait_state("idle")
-    assert "token=page-token-123" in watch.sockets[-1]
+    assert watch.sent("hello")[-1]["token"] == token
     assert f"session={session}" in watch.sockets[-1]
     assert not watch.errors
+
+
+@pytest.mark.parametrize("token", [None, "not-a-paired-token-0123456789"])
+def test_an_unpaired_watch_is_told_so_and_stops_trying(
+    open_watch: OpenWatch, token: str | None
+) -> None:
+    watch = open_watch(token=token)
+    watch.wait_state("error", 15)
+    assert watch.text("#note").startswith("Diese Uhr ist nicht gekoppelt.")
+    assert [f["code"] for f in watch.received("error")] == ["unauthorized"]
+    assert watch.hooks()["unpaired"] and watch.hooks()["connects"] == 0
+    watch.screenshot("unpaired")
+    time.sleep(2)  # the first reconnect would come after 0.5 s: none comes
+    assert len(watch.sockets) == 1 and watch.state() == "error"
 
 
 def recorded_seconds(watch: Watch) -> float:

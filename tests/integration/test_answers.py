@@ -21,7 +21,7 @@ from shared.redis_client import redis_client
 from tests.fakes.audio import webm_opus
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import FakeGoogleGrpc
-from tests.integration.stack import REDIS_URL, Stack
+from tests.integration.stack import AUTH_IDENTITY, REDIS_URL, Stack, ws_url
 from tests.integration.test_pipeline import ask, run_cli
 
 pytestmark = [pytest.mark.broker, pytest.mark.integration]
@@ -42,7 +42,7 @@ def gateway(stack: Stack) -> Iterator[int]:
 async def ws(gateway: int) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
     async with (
         aiohttp.ClientSession() as session,
-        session.ws_connect(f"http://127.0.0.1:{gateway}/ws") as socket,
+        session.ws_connect(ws_url(gateway)) as socket,
     ):
         yield socket
 
@@ -58,7 +58,7 @@ async def test_the_time_is_told_from_the_clock_in_the_watchs_zone(
 ) -> None:
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"http://127.0.0.1:{gateway}/ws") as ws,
+        http.ws_connect(ws_url(gateway)) as ws,
     ):
         hello = await ask(ws, {"type": "hello", "session_id": SESSION, "timezone": "Asia/Tokyo"})
         assert hello == {"type": "hello", "session_id": SESSION, "timezone": "Asia/Tokyo"}
@@ -70,12 +70,12 @@ async def test_the_time_is_told_from_the_clock_in_the_watchs_zone(
     assert spoken.voice.language_code == "de-DE"
     # Remembered like any other exchange.
     history = HistoryStore(redis_client(REDIS_URL), stack.prefix)
-    past = await history.load("anonymous", SESSION)
+    past = await history.load(AUTH_IDENTITY, SESSION)
     assert [(e.user, e.model) for e in past][-1] == ("Wie spät ist es?", reply["text_response"])
 
 
 async def test_a_reconnecting_watch_keeps_its_zone(gateway: int, gemini_fake: FakeGemini) -> None:
-    url = f"http://127.0.0.1:{gateway}/ws?session={SESSION}"
+    url = ws_url(gateway, session=SESSION)
     async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
         reply = await ask(ws, {"type": "text", "message": "Wie viel Uhr haben wir?"})
         hello = await ask(ws, {"type": "hello", "session_id": SESSION})

@@ -18,7 +18,7 @@ from shared.redis_client import redis_client
 from tests.fakes.audio import webm_opus
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import FakeGoogleGrpc
-from tests.integration.stack import REDIS_URL, Stack
+from tests.integration.stack import AUTH_IDENTITY, REDIS_URL, Stack, ws_url
 from tests.integration.test_pipeline import ask, assert_silent, receive
 
 pytestmark = [pytest.mark.broker, pytest.mark.integration]
@@ -31,7 +31,7 @@ def gateway(stack: Stack) -> Iterator[int]:
 
 
 def url(port: int, session: str | None = None) -> str:
-    return f"http://127.0.0.1:{port}/ws" + (f"?session={session}" if session else "")
+    return ws_url(port, session=session) if session else ws_url(port)
 
 
 def texts(request: dict[str, Any]) -> list[str]:
@@ -123,7 +123,7 @@ async def test_a_failed_turn_leaves_nothing_in_memory(
     await say(gateway, "Neuer Versuch", session)
     assert texts(gemini_fake.requests[-1]) == ["Neuer Versuch"]
     client = redis_client(REDIS_URL)
-    remembered = await HistoryStore(client, stack.prefix).load("anonymous", session)
+    remembered = await HistoryStore(client, stack.prefix).load(AUTH_IDENTITY, session)
     await client.aclose()
     assert [e.user for e in remembered] == ["Neuer Versuch"]
 
@@ -181,7 +181,7 @@ async def test_a_spoken_turn_is_remembered_as_its_transcript(stack: Stack, gatew
     async with aiohttp.ClientSession() as http, http.ws_connect(url(gateway, session)) as ws:
         reply = await ask(ws, {"type": "audio", "data": base64.b64encode(clip).decode()})
     client = redis_client(REDIS_URL)
-    (remembered,) = await HistoryStore(client, stack.prefix).load("anonymous", session)
+    (remembered,) = await HistoryStore(client, stack.prefix).load(AUTH_IDENTITY, session)
     await client.aclose()
     assert remembered.user == "Mein Lieblingsessen ist Pizza"
     assert remembered.model == reply["text_response"]

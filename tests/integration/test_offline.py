@@ -17,7 +17,7 @@ from shared.contracts import AudioTurn
 from shared.model_files import default_cache_dir
 from tests.fakes.audio import mp3_duration
 from tests.integration.conftest import delete_topology
-from tests.integration.stack import WORKERS, Stack
+from tests.integration.stack import WORKERS, Stack, ws_url
 from tests.integration.test_pipeline import ask
 from tests.speech import spoken_webm, word_error_rate
 
@@ -89,7 +89,7 @@ async def test_a_spoken_question_is_understood_answered_and_spoken(
     _, port, deployment = offline
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws,
+        http.ws_connect(ws_url(port)) as ws,
     ):
         for language, question in QUESTIONS[deployment]:
             clip = spoken_webm(question, language)
@@ -122,7 +122,7 @@ async def test_a_typed_time_question_is_answered_from_the_clock(
     )
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws,
+        http.ws_connect(ws_url(port)) as ws,
     ):
         reply = await ask(ws, {"type": "text", "message": question}, timeout=60)
     assert reply["text_response"].startswith(prefix), reply
@@ -148,7 +148,7 @@ async def test_protocol_2_streams_a_real_answer_from_a_streamed_upload(
     frames: list[dict[str, object] | bytes] = []
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"http://127.0.0.1:{port}/ws?protocol=2") as ws,
+        http.ws_connect(ws_url(port, protocol="2")) as ws,
     ):
         await ws.send_str(json.dumps({"type": "audio_start", "format": "webm"}))
         for i in range(0, len(clip), 4000):

@@ -30,7 +30,7 @@ from tests.fakes.audio import mp3_duration
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import SECONDS_PER_CHAR, FakeGoogleGrpc
 from tests.integration.conftest import delete_topology
-from tests.integration.stack import ROOT, Stack, free_port
+from tests.integration.stack import ROOT, Stack, free_port, ws_url
 from tests.integration.test_pipeline import ask
 
 pytestmark = [pytest.mark.slow]
@@ -307,7 +307,7 @@ async def test_a_typed_question_through_the_whole_pipeline(
         _, port = stack.start_gateway("gateway", GATEWAY_ID="openai")
         async with (
             aiohttp.ClientSession() as http,
-            http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws,
+            http.ws_connect(ws_url(port)) as ws,
         ):
             question = "Was trinkt man morgens gern, Kaffee oder Tee?"
             reply = await ask(ws, {"type": "text", "message": question}, timeout=60)

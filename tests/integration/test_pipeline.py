@@ -25,7 +25,7 @@ from tests.fakes import audio as tests_audio
 from tests.fakes.audio import mp3_duration, webm_opus
 from tests.fakes.gemini import FakeGemini, answer_for
 from tests.fakes.google_grpc import SECONDS_PER_CHAR, FakeGoogleGrpc
-from tests.integration.stack import AMQP_URL, ROOT, Stack
+from tests.integration.stack import AMQP_URL, AUTH_TOKEN, ROOT, Stack, ws_url
 
 pytestmark = [pytest.mark.broker, pytest.mark.integration]
 
@@ -40,7 +40,7 @@ def gateway(stack: Stack) -> Iterator[int]:
 async def ws(gateway: int) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
     async with (
         aiohttp.ClientSession() as session,
-        session.ws_connect(f"http://127.0.0.1:{gateway}/ws") as socket,
+        session.ws_connect(ws_url(gateway)) as socket,
     ):
         yield socket
 
@@ -181,8 +181,8 @@ async def test_two_gateways_each_get_only_their_own_replies(stack: Stack, gatewa
     _, second = stack.start_gateway("g2", GATEWAY_ID="g2")
     async with (
         aiohttp.ClientSession() as session,
-        session.ws_connect(f"http://127.0.0.1:{gateway}/ws") as one,
-        session.ws_connect(f"http://127.0.0.1:{second}/ws") as two,
+        session.ws_connect(ws_url(gateway)) as one,
+        session.ws_connect(ws_url(second)) as two,
     ):
         replies = await asyncio.gather(
             ask(one, {"type": "text", "message": "Eins"}),
@@ -221,7 +221,7 @@ async def test_a_turn_past_its_deadline_gets_a_timeout_error(
     gemini_fake.delay_s = 4.0
     async with (
         aiohttp.ClientSession() as session,
-        session.ws_connect(f"http://127.0.0.1:{port}/ws") as socket,
+        session.ws_connect(ws_url(port)) as socket,
     ):
         started = time.monotonic()
         reply = await ask(socket, {"type": "text", "message": "Langsam"})
@@ -270,7 +270,8 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        # The watch's token as a person would keep it (`uhrwerk ask` reads UHRWERK_TOKEN).
+        env={**os.environ, "PYTHONPATH": str(ROOT), "UHRWERK_TOKEN": AUTH_TOKEN},
     )
 
 
@@ -320,7 +321,7 @@ async def test_oversized_frames_get_an_error_and_the_connection_stays_open(
     _, port = stack.start_gateway("small", GATEWAY_ID="small", MAX_MESSAGE_BYTES="4096")
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"http://127.0.0.1:{port}/ws") as socket,
+        http.ws_connect(ws_url(port)) as socket,
     ):
         big = json.dumps({"type": "text", "message": "x" * 5000})
         assert (await ask(socket, big))["code"] == "too_large"

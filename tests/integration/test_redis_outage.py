@@ -17,7 +17,7 @@ import pytest
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import FakeGoogleGrpc
 from tests.integration.conftest import delete_topology
-from tests.integration.stack import WORKERS, Stack, free_port
+from tests.integration.stack import WORKERS, Stack, free_port, ws_url
 from tests.integration.test_pipeline import ask
 
 pytestmark = [pytest.mark.broker, pytest.mark.integration]
@@ -100,7 +100,7 @@ def outage_stack(
 async def say(port: int, message: str) -> dict[str, object]:
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"http://127.0.0.1:{port}/ws?session={SESSION}") as ws,
+        http.ws_connect(ws_url(port, session=SESSION)) as ws,
     ):
         return await ask(ws, {"type": "text", "message": message})
 

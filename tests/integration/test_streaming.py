@@ -20,7 +20,7 @@ from shared.redis_client import redis_client
 from tests.fakes.audio import mp3_duration, webm_opus
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import SECONDS_PER_CHAR, FakeGoogleGrpc
-from tests.integration.stack import REDIS_URL, Stack
+from tests.integration.stack import AUTH_IDENTITY, REDIS_URL, Stack, ws_url
 from tests.integration.test_pipeline import assert_silent
 
 pytestmark = [pytest.mark.broker, pytest.mark.integration]
@@ -53,7 +53,7 @@ def gateway(stack: Stack) -> Iterator[int]:
 async def ws2(gateway: int) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
     async with (
         aiohttp.ClientSession() as session,
-        session.ws_connect(f"http://127.0.0.1:{gateway}/ws?protocol=2") as socket,
+        session.ws_connect(ws_url(gateway, protocol="2")) as socket,
     ):
         yield socket
 
@@ -136,8 +136,8 @@ async def test_protocol_1_and_2_clients_on_one_gateway(
     gemini_fake.script = ANSWER
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"http://127.0.0.1:{gateway}/ws") as seed,
-        http.ws_connect(f"http://127.0.0.1:{gateway}/ws") as streamed,
+        http.ws_connect(ws_url(gateway)) as seed,
+        http.ws_connect(ws_url(gateway)) as streamed,
     ):
         await streamed.send_str(json.dumps({"type": "hello", "protocol": 2}))
         assert (await frame(streamed))["protocol"] == 2
@@ -203,7 +203,7 @@ async def test_cancel_stops_the_answer_and_memory_keeps_what_was_heard(
     session = "barge-in-session-0123456789"
     gemini_fake.script = ANSWER + " " + " ".join(["Und noch ein Satz über Rom."] * 30)
     gemini_fake.token_interval_s = 0.05
-    url = f"http://127.0.0.1:{gateway}/ws?protocol=2&session={session}"
+    url = ws_url(gateway, protocol="2", session=session)
     async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
         await ws.send_str(json.dumps({"type": "text", "message": "Erzähl mir alles über Rom."}))
         heard: list[Any] = []
@@ -220,7 +220,7 @@ async def test_cancel_stops_the_answer_and_memory_keeps_what_was_heard(
     history = HistoryStore(redis_client(REDIS_URL), stack.prefix)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        past = await history.load("anonymous", session)
+        past = await history.load(AUTH_IDENTITY, session)
         if past:
             break
         await asyncio.sleep(0.1)

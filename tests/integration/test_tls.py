@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.integration.stack import ROOT, Stack, free_port
+from tests.integration.stack import ROOT, Stack, free_port, ws_url
 
 pytestmark = [pytest.mark.broker, pytest.mark.integration]
 
@@ -61,7 +61,7 @@ async def test_the_page_and_the_socket_over_tls(tls_gateway: tuple[int, ssl.SSLC
     port, trust = tls_gateway
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"wss://127.0.0.1:{port}/ws?protocol=2", ssl=trust) as ws,
+        http.ws_connect(ws_url(port, protocol="2").replace("ws:", "wss:", 1), ssl=trust) as ws,
     ):
         await ws.send_str(json.dumps({"type": "hello"}))
         hello = json.loads((await ws.receive(timeout=10)).data)

@@ -67,3 +67,29 @@ def test_google_override_mounts_credentials_for_every_worker() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("/run/secrets/google.json") >= 6  # env and mount, 3 workers
+
+
+def test_only_the_gateway_gets_the_auth_settings() -> None:
+    yaml = pytest.importorskip("yaml")
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    gateway = services["gateway"]["environment"]
+    assert gateway["AUTH_MODE"] == "${AUTH_MODE:-token}"
+    assert gateway["AUTH_TOKEN"] == "${AUTH_TOKEN:-}"  # none by default: no shared secret
+    assert gateway["REDIS_URL"] == "redis://redis:6379/0"  # the common ones still there
+    for worker in ("stt_worker", "llm_worker", "tts_worker"):
+        assert not {k for k in services[worker]["environment"] if k.startswith("AUTH_")}
+
+
+@needs_compose
+def test_compose_passes_the_static_token_to_the_gateway() -> None:
+    result = subprocess.run(
+        ["docker-compose", "-f", "docker-compose.yml", "config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+        env={"AUTH_TOKEN": "compose-token-0123456789", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("compose-token-0123456789") == 1
