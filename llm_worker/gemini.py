@@ -10,6 +10,7 @@ from google.genai import types
 
 from llm_worker.prompt import Prompt, collect, system_with_clock
 from shared import google
+from shared.breaker import CircuitBreaker
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.retry import stream_with_retry
 from shared.settings import LlmSettings
@@ -36,6 +37,7 @@ class Gemini:
     def __init__(self, client: genai.Client, settings: LlmSettings) -> None:
         self._client = client
         self._settings = settings
+        self._breaker = CircuitBreaker.from_settings("gemini", settings)
 
     @classmethod
     def from_settings(cls, settings: LlmSettings) -> Gemini:
@@ -99,6 +101,7 @@ class Gemini:
             attempt_timeout_s=self._settings.gemini_call_timeout_s,
             deadline=deadline,
             what="gemini",
+            breaker=self._breaker,
         ):
             yield piece
 

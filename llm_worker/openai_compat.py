@@ -19,6 +19,7 @@ import openai
 from openai import AsyncOpenAI
 
 from llm_worker.prompt import Prompt, chat_messages, collect
+from shared.breaker import CircuitBreaker
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.logging import get_logger
 from shared.retry import stream_with_retry
@@ -77,6 +78,7 @@ class OpenAICompatible:
         self._settings = settings
         self._model = settings.openai_model
         self._choosing = asyncio.Lock()
+        self._breaker = CircuitBreaker.from_settings("openai", settings)
 
     @classmethod
     def from_settings(cls, settings: LlmSettings) -> OpenAICompatible:
@@ -154,6 +156,7 @@ class OpenAICompatible:
             attempt_timeout_s=self._settings.openai_call_timeout_s,
             deadline=deadline,
             what="openai",
+            breaker=self._breaker,
         ):
             yield piece
 

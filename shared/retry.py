@@ -1,7 +1,9 @@
 """Bounded retries for backend calls: transient failures again, permanent ones never.
 
 Every attempt is bounded by its own timeout and all attempts together by the turn's
-deadline, so a stuck backend costs at most the turn's remaining time.
+deadline, so a stuck backend costs at most the turn's remaining time. Each attempt
+goes through the backend's circuit breaker (`shared.breaker`): while the backend is
+down, a call fails at once instead of retrying into it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
+from shared.breaker import Attempt, CircuitBreaker, State
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.logging import get_logger
 
@@ -37,6 +40,26 @@ async def _back_off(attempt: int, deadline: float, what: str, detail: str) -> No
     await asyncio.sleep(delay)
 
 
+DEADLINE_SLACK_S = 0.1
+"""A failure this close to the deadline is taken as the deadline's doing (gRPC's own
+DEADLINE_EXCEEDED comes a moment before our timeout would)."""
+
+
+def _verdict(
+    admitted: Attempt, category: ErrorCategory, cut_short: bool, deadline: float, detail: str
+) -> None:
+    """Tell the breaker how a failed attempt ended. A refusal is an answer (the backend
+    is up). A transient failure counts against the backend, except one that ran into
+    the turn's deadline with less than its whole attempt timeout: a turn that arrived
+    late proves nothing about the backend."""
+    if category is ErrorCategory.PERMANENT:
+        admitted.succeeded()
+    elif cut_short and time.time() >= deadline - DEADLINE_SLACK_S:
+        admitted.abandoned()
+    else:
+        admitted.failed(detail)
+
+
 async def call_with_retry(
     call: Callable[[float], Awaitable[T]],
     *,
@@ -45,29 +68,38 @@ async def call_with_retry(
     attempt_timeout_s: float,
     deadline: float,
     what: str,
+    breaker: CircuitBreaker | None = None,
 ) -> T:
     """Run `call(timeout_s)` until it succeeds, fails permanently, or time runs out.
 
     Raises `PipelineError`: BACKEND_REJECTED for a permanent failure, BACKEND_UNAVAILABLE
-    when transient failures used up the attempts, TIMEOUT when the deadline came first.
+    when transient failures used up the attempts or `breaker` is open (at once, without
+    calling), TIMEOUT when the deadline came first.
     """
+    breaker = breaker or CircuitBreaker(what, failures=0)
     last: BaseException | None = None
     for attempt in range(1, attempts + 1):
         remaining = deadline - time.time()
         if remaining <= 0:
             break
         timeout_s = min(attempt_timeout_s, remaining)
+        admitted = breaker.admit()
         try:
             async with asyncio.timeout(timeout_s):
-                return await call(timeout_s)
-        except TimeoutError as exc:
-            last, category = exc, ErrorCategory.TRANSIENT
+                result = await call(timeout_s)
+            admitted.succeeded()
+            return result
         except Exception as exc:
-            last, category = exc, classify(exc)
-        detail = f"{what}: {type(last).__name__}: {last}"[:500]
+            last = exc
+            category = ErrorCategory.TRANSIENT if isinstance(exc, TimeoutError) else classify(exc)
+            detail = f"{what}: {type(exc).__name__}: {exc}"[:500]
+            _verdict(admitted, category, timeout_s < attempt_timeout_s, deadline, detail)
+        finally:
+            admitted.abandoned()  # cancelled: no verdict (a no-op after one)
         if category is ErrorCategory.PERMANENT:
             raise PipelineError(ErrorCode.BACKEND_REJECTED, category, detail) from last
-        if attempt == attempts:
+        if attempt == attempts or breaker.state is not State.CLOSED:
+            # Out of attempts, or this failure opened the circuit: no point waiting.
             raise PipelineError(ErrorCode.BACKEND_UNAVAILABLE, category, detail) from last
         await _back_off(attempt, deadline, what, detail)
     raise PipelineError(
@@ -98,18 +130,23 @@ async def stream_with_retry(
     attempt_timeout_s: float,
     deadline: float,
     what: str,
+    breaker: CircuitBreaker | None = None,
 ) -> AsyncIterator[str]:
     """Yield the pieces of `open_stream(timeout_s)`, retrying like `call_with_retry`
     only until the first piece arrives: after that, what was yielded is already on its
     way to the watch, so a failure ends the turn instead of repeating the answer. Each
     piece must come within `attempt_timeout_s` of the last, and all before `deadline`.
+    For `breaker`, an attempt's first piece is its answer.
     """
+    breaker = breaker or CircuitBreaker(what, failures=0)
     last: BaseException | None = None
     for attempt in range(1, attempts + 1):
         remaining = deadline - time.time()
         if remaining <= 0:
             break
-        stream = open_stream(min(attempt_timeout_s, remaining))
+        first_wait_s = min(attempt_timeout_s, remaining)
+        admitted = breaker.admit()
+        stream = open_stream(first_wait_s)
         started = False
         try:
             while True:
@@ -119,21 +156,25 @@ async def stream_with_retry(
                 try:
                     piece = await asyncio.wait_for(anext(stream), wait_s)
                 except StopAsyncIteration:
+                    admitted.succeeded()
                     return
+                admitted.succeeded()
                 started = True
                 yield piece
         except Exception as exc:
             last = exc
             category = ErrorCategory.TRANSIENT if isinstance(exc, TimeoutError) else classify(exc)
             detail = f"{what}: {type(exc).__name__}: {exc}"[:500]
+            _verdict(admitted, category, first_wait_s < attempt_timeout_s, deadline, detail)
             if started and time.time() >= deadline:
                 raise PipelineError(ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, detail) from exc
             if category is ErrorCategory.PERMANENT:
                 raise PipelineError(ErrorCode.BACKEND_REJECTED, category, detail) from exc
-            if started or attempt == attempts:
+            if started or attempt == attempts or breaker.state is not State.CLOSED:
                 raise PipelineError(ErrorCode.BACKEND_UNAVAILABLE, category, detail) from exc
             await _back_off(attempt, deadline, what, detail)
         finally:
+            admitted.abandoned()  # cancelled or closed early: no verdict (no-op after one)
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()

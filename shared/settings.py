@@ -27,6 +27,11 @@ class CommonSettings(BaseSettings):
     """How many unacknowledged messages a consumer holds at once."""
     turn_timeout_s: float = Field(30.0, gt=0, le=600)
     """A turn's deadline, counted from the moment the gateway accepts it."""
+    breaker_failures: int = Field(5, ge=0, le=1000)
+    """Transient failures in a row (attempts, not turns) that open a remote backend's
+    circuit, so later turns fail at once (`shared/breaker.py`); 0 never opens it."""
+    breaker_cooldown_s: float = Field(10.0, gt=0, le=3600)
+    """How long an open circuit fails calls at once before one probe call is let through."""
     history_max_turns: int = Field(20, ge=0, le=1000)
     """Question-and-answer pairs remembered per session (oldest out first)."""
     history_max_chars: int = Field(8000, ge=0)

@@ -7,6 +7,7 @@ from google.cloud import speech_v1 as speech
 from google.cloud.speech_v1.services.speech.transports import SpeechGrpcAsyncIOTransport
 
 from shared import google
+from shared.breaker import CircuitBreaker
 from shared.contracts import AudioTurn
 from shared.language import valid_tag
 from shared.retry import call_with_retry
@@ -21,6 +22,7 @@ class GoogleSpeech:
     def __init__(self, client: speech.SpeechAsyncClient, settings: SttSettings) -> None:
         self._client = client
         self._settings = settings
+        self._breaker = CircuitBreaker.from_settings("google speech", settings)
 
     @classmethod
     def from_settings(cls, settings: SttSettings) -> GoogleSpeech:
@@ -59,6 +61,7 @@ class GoogleSpeech:
             attempt_timeout_s=self._settings.google_call_timeout_s,
             deadline=turn.deadline,
             what="google speech",
+            breaker=self._breaker,
         )
         results = [r for r in response.results if r.alternatives]
         parts = [r.alternatives[0].transcript.strip() for r in results]

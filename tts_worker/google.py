@@ -9,6 +9,7 @@ from google.cloud.texttospeech_v1.services.text_to_speech.transports import (
 )
 
 from shared import google
+from shared.breaker import CircuitBreaker
 from shared.retry import call_with_retry
 from shared.settings import TtsSettings
 
@@ -22,6 +23,7 @@ class GoogleTextToSpeech:
         self._voices = settings.google_voices()
         self._audio_config = tts.AudioConfig(audio_encoding=tts.AudioEncoding.MP3)
         self._settings = settings
+        self._breaker = CircuitBreaker.from_settings("google tts", settings)
 
     @classmethod
     def from_settings(cls, settings: TtsSettings) -> GoogleTextToSpeech:
@@ -55,6 +57,7 @@ class GoogleTextToSpeech:
             attempt_timeout_s=self._settings.google_call_timeout_s,
             deadline=deadline,
             what="google tts",
+            breaker=self._breaker,
         )
         return bytes(response.audio_content)
 

@@ -99,7 +99,9 @@ class FakeGemini(BackgroundServer):
     async def start(self, port: int = 0) -> int:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post(r"/{version}/models/{target:[^/]+}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        # A request left hanging (`delay_s`, a stalled backend) must not hold `stop` for
+        # aiohttp's default minute of graceful shutdown.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
