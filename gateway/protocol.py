@@ -6,7 +6,8 @@ In (the original watch client's shapes):
     {"type": "audio", "data": "<base64 WebM/Opus>", "format": "webm"}
 and, for clients that keep a conversation across connections:
     {"type": "hello", "session_id": "<id to continue, optional>",
-     "language": "<BCP-47, optional>", "timezone": "<IANA zone, optional>"}
+     "language": "<BCP-47, optional>", "timezone": "<IANA zone, optional>",
+     "token": "<pairing token, when not given as /ws?token=>"}
         answered {"type": "hello", "session_id": "<the id to reuse>"} (with the
         session's language and timezone, where it has them)
     {"type": "reset"}   answered {"type": "reset", "session_id": "..."}
@@ -23,7 +24,7 @@ import binascii
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.audio import AudioInfo, probe_webm_opus
@@ -54,6 +55,8 @@ class HelloRequest:
     """IANA zone of the watch ("Europe/Berlin"); None keeps what the session had."""
     protocol: int | None = None
     """1 (the seed's) or 2 (streamed sentences, cancel); None keeps the connection's."""
+    token: str | None = field(default=None, repr=False)
+    """The watch's pairing token (`gateway.auth` checks it); never echoed or logged."""
 
 
 @dataclass(frozen=True)
@@ -160,8 +163,29 @@ def _parse_hello(data: dict[str, Any]) -> HelloRequest:
         raise protocol_error(
             ErrorCode.INVALID_FIELD, "protocol", "Das Feld 'protocol' muss 1 oder 2 sein."
         )
+    token = data.get("token")
+    if token is not None and (not isinstance(token, str) or not 0 < len(token) <= 256):
+        raise protocol_error(
+            ErrorCode.INVALID_FIELD,
+            "token",
+            "Das Feld 'token' muss ein Text von höchstens 256 Zeichen sein.",
+        )
     session_id = None if session is None else valid_session_id(session)
-    return HelloRequest(session_id, language, timezone, protocol)
+    return HelloRequest(session_id, language, timezone, protocol, token)
+
+
+def hello_token(raw: str) -> str | None:
+    """The token of a `hello` frame, looked at before the connection is authenticated:
+    only the token, so a hello whose other fields are wrong still authenticates (and
+    gets its own error afterwards). None for anything else."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or data.get("type") != "hello":
+        return None
+    token = data.get("token")
+    return token if isinstance(token, str) and token else None
 
 
 def _parse_text(data: dict[str, Any], limits: Limits) -> TextRequest:

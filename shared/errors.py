@@ -42,6 +42,8 @@ class ErrorCode(StrEnum):
     BACKEND_REJECTED = "backend_rejected"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN_ORIGIN = "forbidden_origin"
     RATE_LIMITED = "rate_limited"
     OVERLOADED = "overloaded"
     TOO_MANY_CONNECTIONS = "too_many_connections"
@@ -70,6 +72,10 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.BACKEND_REJECTED: "Der Sprachdienst hat die Anfrage abgelehnt.",
     ErrorCode.UNAVAILABLE: "Uhrwerk ist gerade nicht erreichbar.",
     ErrorCode.INTERNAL: "Interner Fehler bei der Verarbeitung.",
+    ErrorCode.UNAUTHORIZED: (
+        "Diese Uhr ist nicht gekoppelt: Bitte öffne den Kopplungslink mit ihrem Token."
+    ),
+    ErrorCode.FORBIDDEN_ORIGIN: "Diese Seite darf sich nicht mit Uhrwerk verbinden.",
     ErrorCode.RATE_LIMITED: "Zu viele Fragen in kurzer Zeit.",
     ErrorCode.OVERLOADED: (
         "Uhrwerk ist gerade überlastet. Bitte versuche es in ein paar Sekunden noch einmal."

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -106,6 +106,25 @@ class GatewaySettings(CommonSettings):
     """How often the gateway reads the work queues' depths."""
     reply_queue_expires_s: int = Field(300, ge=10)
     """An abandoned gateway reply queue is deleted by the broker after this long."""
+    auth_mode: Literal["token", "off"] = "token"
+    """`token`: only watches presenting a paired token get in (`uhrwerk token create`);
+    `off`: everyone is `anonymous`, for a gateway reachable only from this machine."""
+    auth_token: SecretStr = SecretStr("")
+    """One static token besides the stored ones (compose files, tests); empty: none."""
+    auth_token_name: str = Field("default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    """The identity a watch presenting AUTH_TOKEN has."""
+    auth_hello_timeout_s: float = Field(5.0, gt=0, le=60)
+    """A socket opened without `?token=` must send a `hello` with its token this soon."""
+    allowed_origins: str = ""
+    """Browser origins allowed to open /ws, comma-separated (`https://watch.example`);
+    empty: only the gateway's own (the page it serves). No Origin header: allowed."""
+
+    @field_validator("auth_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if 0 < len(value.get_secret_value()) < 16:
+            raise ValueError("AUTH_TOKEN must be at least 16 characters (or empty)")
+        return value
 
 
 class SttSettings(CommonSettings, GoogleSettings):
