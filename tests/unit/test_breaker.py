@@ -4,6 +4,7 @@ loops, and wired into the real Google clients against the fakes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -11,12 +12,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 import pytest
+from aiohttp import web
 from structlog.testing import capture_logs
 
+from llm_worker.gemini import Gemini
+from llm_worker.openai_compat import OpenAICompatible
+from llm_worker.prompt import Prompt
 from shared.breaker import CircuitBreaker, State
+from shared.contracts import AudioTurn
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.retry import call_with_retry, stream_with_retry
-from shared.settings import TtsSettings
+from shared.settings import LlmSettings, SttSettings, TtsSettings
+from stt_worker.google import GoogleSpeech
+from tests.fakes.audio import webm_opus
+from tests.fakes.background import BackgroundServer
+from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import FakeGoogleGrpc
 from tests.integration.stack import ROOT
 from tts_worker.google import GoogleTextToSpeech
@@ -357,3 +367,186 @@ def test_classifying_a_failure_imports_nothing_heavy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# Every remote backend has its breaker: the real clients against failing fakes.
+
+
+class FakeOpenAI(BackgroundServer):
+    """An OpenAI-compatible chat-completions server: 503 while `down`, else a stream."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.requests = 0
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        if self.down:
+            return web.json_response({"error": {"message": "overloaded"}}, status=503)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        chunk = {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "m",
+            "choices": [{"index": 0, "delta": {"content": "Hallo."}, "finish_reason": "stop"}],
+        }
+        await response.write(f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode())
+        await response.write_eof()
+        return response
+
+    async def start(self, port: int = 0) -> int:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self.port = self._runner.addresses[0][1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+BREAKER = {"breaker_failures": 2, "breaker_cooldown_s": 0.3}
+
+
+def prompt() -> Prompt:
+    return Prompt(system="Kurz.", clock="Es ist 9:41 Uhr.", history=[], question="Hallo?")
+
+
+@pytest.mark.parametrize("backend", ["gemini", "openai", "google speech", "google tts"])
+async def test_every_remote_backend_fails_fast_while_down_and_probes_again(
+    backend: str,
+    fake_grpc: FakeGoogleGrpc,
+    fake_gemini: FakeGemini,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    call: Callable[[], Awaitable[object]]
+    closers: list[Callable[[], Awaitable[None]]] = []
+    openai_fake = None
+    if backend == "gemini":
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake_gemini.base_url)
+        gemini = Gemini.from_settings(
+            LlmSettings(gemini_api_key="k", gemini_attempts=1, **BREAKER)  # type: ignore[arg-type]
+        )
+        closers.append(gemini.close)
+
+        def requests() -> int:
+            return len(fake_gemini.requests)
+
+        def down(on: bool) -> None:
+            if on:
+                fake_gemini.failures.extend([503] * 100)
+            else:
+                fake_gemini.failures.clear()
+
+        def call() -> Awaitable[object]:
+            return gemini.answer(prompt(), time.time() + 5)
+
+    elif backend == "openai":
+        openai_fake = FakeOpenAI().start_in_background()
+        openai = OpenAICompatible.from_settings(
+            LlmSettings(
+                openai_base_url=f"http://127.0.0.1:{openai_fake.port}/v1",
+                openai_model="m",
+                openai_attempts=1,
+                **BREAKER,  # type: ignore[arg-type]
+            )
+        )
+        closers.append(openai.close)
+
+        def requests() -> int:
+            assert openai_fake is not None
+            return openai_fake.requests
+
+        def down(on: bool) -> None:
+            assert openai_fake is not None
+            openai_fake.down = on
+
+        def call() -> Awaitable[object]:
+            return openai.answer(prompt(), time.time() + 5)
+
+    elif backend == "google speech":
+        stt = GoogleSpeech.from_settings(
+            SttSettings(
+                stt_google_endpoint=fake_grpc.endpoint,
+                google_plaintext_endpoints=True,
+                google_attempts=1,
+                **BREAKER,  # type: ignore[arg-type]
+            )
+        )
+        closers.append(stt.close)
+        clip = webm_opus("Hallo")
+
+        def requests() -> int:
+            return len(fake_grpc.recognize_requests)
+
+        def down(on: bool) -> None:
+            if on:
+                fake_grpc.recognize_failures.extend([grpc.StatusCode.RESOURCE_EXHAUSTED] * 100)
+            else:
+                fake_grpc.recognize_failures.clear()
+
+        def call() -> Awaitable[object]:
+            return stt.transcribe(
+                AudioTurn(
+                    turn_id="t",
+                    session_id="s",
+                    reply_to="r",
+                    deadline_ms=int((time.time() + 5) * 1000),
+                    audio=clip,
+                    sample_rate=48000,
+                )
+            )
+
+    else:
+        tts = GoogleTextToSpeech.from_settings(
+            TtsSettings(
+                tts_google_endpoint=fake_grpc.endpoint,
+                google_plaintext_endpoints=True,
+                google_attempts=1,
+                **BREAKER,  # type: ignore[arg-type]
+            )
+        )
+        closers.append(tts.close)
+
+        def requests() -> int:
+            return len(fake_grpc.synthesize_requests)
+
+        def down(on: bool) -> None:
+            if on:
+                fake_grpc.synthesize_failures.extend([grpc.StatusCode.INTERNAL] * 100)
+            else:
+                fake_grpc.synthesize_failures.clear()
+
+        def call() -> Awaitable[object]:
+            return tts.synthesize("Hallo", "de-DE", time.time() + 5)
+
+    try:
+        assert await call()  # up: answered
+        down(True)
+        for _ in range(2):
+            with pytest.raises(PipelineError) as caught:
+                await call()
+            assert "circuit open" not in caught.value.detail  # tried, and failed
+        before = requests()
+        with pytest.raises(PipelineError) as caught:
+            await call()
+        assert caught.value.code is ErrorCode.BACKEND_UNAVAILABLE
+        assert f"{backend}: circuit open" in caught.value.detail
+        assert requests() == before  # not called
+        down(False)
+        await asyncio.sleep(0.3)
+        assert await call()  # the probe finds it back
+        assert await call()
+        assert requests() == before + 2
+    finally:
+        for close in closers:
+            await close()
+        if openai_fake is not None:
+            openai_fake.stop_background()
