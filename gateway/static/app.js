@@ -39,6 +39,7 @@
       },
       reconnectIn: (s) => `Keine Verbindung. Neuer Versuch in ${s}\u00a0s\u00a0…`,
       reconnecting: "Verbinde erneut …",
+      asleep: "Verbindung nach längerer Ruhe getrennt. Tippen verbindet wieder.",
       offline: "Keine Verbindung zu Uhrwerk. Einen Moment …",
       lostTurn: "Die Verbindung ist abgerissen. Bitte frag noch einmal.",
       micDenied:
@@ -75,6 +76,7 @@
       },
       reconnectIn: (s) => `No connection. Trying again in ${s}\u00a0s\u00a0…`,
       reconnecting: "Reconnecting …",
+      asleep: "Disconnected after a while without use. Tap to connect again.",
       offline: "Not connected to Uhrwerk. One moment …",
       lostTurn: "The connection dropped. Please ask again.",
       micDenied:
@@ -110,6 +112,9 @@
   const MAX_AUDIO_S = Number(document.body.dataset.maxAudioSeconds) || 60;
   const RECORD_LIMIT_S = Math.max(1, MAX_AUDIO_S - 0.5); // stay under the gateway's limit
   const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+  const IDLE_CLOSE = 4408; // the gateway closed an unused connection: connect again when used
+  const TRY_AGAIN_LATER = 1013; // refused by a connection limit: wait longer than usual
+  const REFUSED_ATTEMPT = 3; // … at least BACKOFF_MS[3] before the next attempt
   const SESSION_ID = /^[A-Za-z0-9_-]{16,128}$/;
 
   // ---- state the tests (and curious people) can read: window.uhrwerk -----------------
@@ -231,6 +236,9 @@
   let retryTimer = null;
   let countdownTimer = null;
   let helloFallback = false; // the server refused our language or zone: send none
+  let asleep = false; // closed for idleness: connects again when the page is used
+  let afterConnect = null; // "listen" or "ask": what the tap or question that woke it wanted
+  let refusal = ""; // a connection limit's sentence, shown with the countdown
   let unpaired = false; // the gateway refused our token: no point reconnecting
 
   function socketUrl() {
@@ -245,6 +253,7 @@
     clearInterval(countdownTimer);
     retryTimer = countdownTimer = null;
     if (ws) return;
+    asleep = false;
     setState("connecting");
     if (attempt > 0) showNote(T.reconnecting);
     const socket = new WebSocket(socketUrl());
@@ -256,8 +265,8 @@
     socket.onmessage = (event) => {
       if (ws === socket) onMessage(event.data);
     };
-    socket.onclose = () => {
-      if (ws === socket) onDisconnected();
+    socket.onclose = (event) => {
+      if (ws === socket) onDisconnected(event.code);
     };
   }
 
@@ -300,7 +309,7 @@
     send(hello);
   }
 
-  function onDisconnected() {
+  function onDisconnected(code) {
     const wasBusy = turn.active || recording !== null;
     ws = null;
     ready = false;
@@ -309,13 +318,25 @@
     endTurn();
     stopPlayback();
     if (unpaired) return; // stays on its explanation until opened with a token
+    if (code === IDLE_CLOSE) {
+      // Nothing asked for a while: stay disconnected until the page is used again (a
+      // tap, a typed question, the page shown again) instead of reconnecting at once.
+      asleep = true;
+      attempt = 0;
+      setState("connecting");
+      showNote(T.asleep);
+      return;
+    }
+    if (code === TRY_AGAIN_LATER) attempt = Math.max(attempt, REFUSED_ATTEMPT);
+    const reason = code === TRY_AGAIN_LATER && refusal ? `${refusal} ` : "";
+    refusal = "";
     const delay = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)] * (0.8 + Math.random() * 0.4);
     attempt += 1;
     setState("connecting");
     const due = Date.now() + delay;
     const tick = () => {
       const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
-      showNote((wasBusy ? `${T.lostTurn} ` : "") + T.reconnectIn(seconds));
+      showNote(reason + (wasBusy ? `${T.lostTurn} ` : "") + T.reconnectIn(seconds));
     };
     tick();
     countdownTimer = setInterval(tick, 250);
@@ -323,7 +344,7 @@
   }
 
   function reconnectNow() {
-    if (!ws && retryTimer !== null) connect();
+    if (!ws && (retryTimer !== null || asleep)) connect();
   }
   window.addEventListener("online", reconnectNow);
   document.addEventListener("visibilitychange", () => {
@@ -391,6 +412,9 @@
         hooks.connects += 1;
         showNote("");
         setState("idle");
+        if (afterConnect === "listen") startListening();
+        else if (afterConnect === "ask") ui.ask.requestSubmit();
+        afterConnect = null;
         break;
       case "reset":
         rememberSession(frame.session_id);
@@ -441,6 +465,10 @@
   }
 
   function onError(frame) {
+    if (!ready && frame.code === "too_many_connections") {
+      refusal = frame.error || ""; // the close (1013) follows: shown with the countdown
+      return;
+    }
     if (frame.code === "unauthorized") {
       unpaired = true;
       hooks.unpaired = true;
@@ -786,6 +814,7 @@
     context(); // a user gesture: the audio may play from now on
     switch (state) {
       case "connecting":
+        if (asleep) afterConnect = "listen"; // woken by a tap: it wanted to talk
         reconnectNow();
         break;
       case "listening":
@@ -802,6 +831,10 @@
     const text = ui.question.value.trim();
     if (!text) return;
     if (!connected()) {
+      if (asleep) {
+        afterConnect = "ask"; // sent once connected again (the text stays in the field)
+        reconnectNow();
+      }
       showNote(T.offline);
       return;
     }
