@@ -55,6 +55,7 @@ test-quick: install
 # Benchmarks: each prints a table against a baseline measured in the same run.
 bench: install
 	$(BIN)/python -m bench.history_bench
+	$(BIN)/python -m bench.results_bench
 	$(BIN)/python -m bench.decode_bench
 	$(BIN)/python -m bench.ttfa
 	$(BIN)/python -m bench.language_detection

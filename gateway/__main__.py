@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import ssl
 
 from aiohttp import web
@@ -31,14 +33,36 @@ def main() -> None:
     get_logger(__name__).info(
         "watch page", url=f"{scheme}://{settings.gateway_host}:{settings.gateway_port}/"
     )
-    gateway = Gateway(settings)
-    web.run_app(
+    asyncio.run(serve(Gateway(settings), context))
+
+
+async def serve(gateway: Gateway, context: ssl.SSLContext | None) -> None:
+    """Serve until SIGTERM or SIGINT, then drain (`Gateway.drain`) before closing: the
+    listening socket stays open meanwhile, so /healthz can tell a load balancer that
+    this gateway is going. A second signal cuts the drain short."""
+    settings = gateway.settings
+    runner = web.AppRunner(
         gateway.app(),
-        host=settings.gateway_host,
-        port=settings.gateway_port,
-        ssl_context=context,
-        print=None,
+        handle_signals=False,
+        shutdown_timeout=3.0,  # after a drain, only sockets still being opened are left
+        access_log=None,  # its request lines would carry `?token=`
     )
+    await runner.setup()
+    try:
+        site = web.TCPSite(
+            runner, settings.gateway_host, settings.gateway_port, ssl_context=context
+        )
+        await site.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, gateway.hurry)
+        await gateway.drain()
+    finally:
+        await runner.cleanup()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import contextlib
 import secrets
 import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,9 @@ from typing import Any
 import aio_pika
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway import auth, frames
-from gateway.limits import IDLE_CLOSE_CODE, REFUSED_CLOSE_CODE, Admission, Refusal, Ticket
 from gateway.protocol import (
     AudioEndRequest,
     AudioRequest,
@@ -27,12 +27,13 @@ from gateway.protocol import (
     HelloRequest,
     Limits,
     ResetRequest,
+    ResumeRequest,
     TurnRequest,
     parse,
     recording,
-    too_large_recording,
     valid_session_id,
 )
+from gateway.resume import Resumer
 from gateway.turns import PendingTurn, PendingTurns
 from shared.broker import Publisher, connect, open_channel
 from shared.contracts import AudioTurn, Envelope, Reply, TextTurn, decode
@@ -40,6 +41,7 @@ from shared.errors import ContractError, ErrorCode, PipelineError
 from shared.history import HistoryStore, HistoryUnavailable, history_limits
 from shared.logging import get_logger
 from shared.redis_client import redis_client
+from shared.results import ResultStore
 from shared.sessions import Profile, ProfileStore
 from shared.settings import GatewaySettings
 from shared.tokens import TokenStore
@@ -48,6 +50,14 @@ from shared.topology import Topology, declare, declare_reply_queue
 log = get_logger(__name__)
 
 PUBLISH_TIMEOUT_S = 5.0
+CLOSE_TIMEOUT_S = 2.0
+"""How long a drain waits for the watches to answer its close frames."""
+BEGIN_WAIT_S = 0.1
+"""How long a turn waits for its record in Redis (`shared.results`) before it is published."""
+DRAIN_MESSAGE = (
+    "Uhrwerk wird gerade neu gestartet; die Antwort lässt sich nach dem Wiederverbinden abholen."
+)
+"""A turn still running when the drain ends: its answer is resumable on another gateway."""
 PARSE_IN_THREAD_BYTES = 64 * 1024
 """Frames larger than this are parsed off the event loop (base64 and WebM probing)."""
 STATIC_DIR = Path(__file__).with_name("static")
@@ -111,11 +121,17 @@ class Gateway:
         redis = redis_client(settings.redis_url)
         self.history = HistoryStore(redis, settings.topology_prefix, history_limits(settings))
         self.profiles = ProfileStore(redis, settings.topology_prefix, settings.history_ttl_s)
-        self.limits = Limits(
-            settings.max_text_chars, settings.max_audio_seconds, settings.max_audio_bytes
+        self.limits = Limits(settings.max_text_chars, settings.max_audio_seconds)
+        self.results = ResultStore(redis, settings.topology_prefix, settings.result_ttl_s)
+        self.resumer = Resumer(
+            self.pending, self.results, settings.turn_timeout_s, settings.max_pending_turns
         )
-        self.admission = Admission(settings)
-        """Connection and question limits, backpressure, idle connections (`gateway.limits`)."""
+        self.draining = False
+        """Set by `drain` (SIGTERM): no new turns, /healthz says 503."""
+        self._hurry = asyncio.Event()
+        self._connections: dict[str, Connection] = {}
+        """Open sockets by connection id, closed with 1001 at the end of a drain."""
+        self._background: set[asyncio.Task[None]] = set()
         self.auth = auth.Authenticator(settings, TokenStore(redis, settings.topology_prefix))
         self._connection: AbstractRobustConnection | None = None
         self._publisher: Publisher | None = None
@@ -162,26 +178,87 @@ class Gateway:
             channel, self.topology, self.gateway_id, self.settings.reply_queue_expires_s
         )
         await queue.consume(self._on_reply)
-        self.admission.start(self._connection)
         log.info("gateway ready", reply_queue=queue.name, port=self.settings.gateway_port)
 
     async def stop(self) -> None:
-        await self.admission.stop()
         if self._connection is not None:
             await self._connection.close()
 
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def hurry(self) -> None:
+        """A second SIGTERM: end the drain now."""
+        self._hurry.set()
+
+    async def drain(self) -> None:
+        """SIGTERM: take no new turns (`shutting_down`; /healthz 503, new sockets 503),
+        let the turns in flight finish for up to GATEWAY_DRAIN_S, fail the rest with
+        `shutting_down` (their answers stay resumable elsewhere: the pipeline goes on),
+        then close every socket with 1001 so the watches reconnect to another gateway."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        log.info(
+            "gateway draining",
+            pending_turns=len(self.pending),
+            connections=len(self._connections),
+            drain_s=self.settings.gateway_drain_s,
+        )
+        waits = [
+            asyncio.create_task(self.pending.none_left()),
+            asyncio.create_task(self._hurry.wait()),
+        ]
+        await asyncio.wait(
+            waits, timeout=self.settings.gateway_drain_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in waits:
+            task.cancel()
+        unfinished = 0
+        for turn_id in self.pending.ids():
+            turn = await self.pending.cancel(turn_id)  # a sentence being sent goes out whole
+            if turn is None:
+                continue
+            unfinished += 1
+            frame = frames.error(
+                ErrorCode.SHUTTING_DOWN, DRAIN_MESSAGE, turn_id=turn_id, protocol=turn.protocol
+            )
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await turn.client.send(frame)
+        closing = [
+            c.ws.close(code=WSCloseCode.GOING_AWAY, message=b"gateway shutting down")
+            for c in list(self._connections.values())
+        ]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):  # a watch that never answers the close
+                await asyncio.gather(*closing, return_exceptions=True)
+        log.info(
+            "gateway drained",
+            unfinished_turns=unfinished,
+            closed=len(closing),
+            ms=round((loop.time() - started) * 1000, 1),
+        )
+
     async def healthz(self, _: web.Request) -> web.Response:
         broker_ok = self._connection is not None and not self._connection.is_closed
+        # Draining (SIGTERM): not ready, so a load balancer sends no new watches here.
+        ready = broker_ok and not self.draining
         body = {
-            "status": "ok" if broker_ok else "degraded",
+            "status": "draining" if self.draining else "ok" if broker_ok else "degraded",
             "broker": "connected" if broker_ok else "disconnected",
             "gateway_id": self.gateway_id,
             "pending_turns": len(self.pending),
-            **self.admission.report(),
         }
-        return web.json_response(body, status=200 if broker_ok else 503)
+        return web.json_response(body, status=200 if ready else 503)
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
+        if self.draining:  # going away: the watch is to connect to another gateway
+            raise web.HTTPServiceUnavailable(
+                text=frames.error(ErrorCode.SHUTTING_DOWN), content_type="application/json"
+            )
         # Origin and a query token are checked before anything else (403, 401).
         identity = await self.auth.on_upgrade(request)
         asked = request.query.get("session")
@@ -205,22 +282,14 @@ class Gateway:
         ws = web.WebSocketResponse(max_msg_size=4 * self.settings.max_message_bytes, heartbeat=30)
         await ws.prepare(request)
         conn = Connection(ws=ws, session_id=session_id, protocol=int(protocol))
-        ticket = await self._admit(conn, identity or "", request.remote or "")
-        if ticket is None:
-            return ws
         first = None
         if identity is None:  # no ?token=: the first frame must be a hello with one
             paired = await self.auth.await_hello(ws)
             if paired is None:
-                self.admission.disconnect(ticket)
                 await auth.refuse(ws, conn.protocol)
                 return ws
             identity, first = paired
         conn.identity = identity
-        refusal = self.admission.identify(ticket, identity)
-        if refusal is not None:
-            await self._refuse(conn, ticket, refusal)
-            return ws
         if asked is not None:
             conn.profile = await self._load_profile(conn)
         with structlog.contextvars.bound_contextvars(connection_id=conn.id):
@@ -231,9 +300,9 @@ class Gateway:
                 resumed=asked is not None,
                 identity=conn.identity,
             )
+            self._connections[conn.id] = conn
             try:
                 async for msg in auth.first_then_rest(first, ws):
-                    self.admission.frame(ticket)
                     try:
                         if msg.type is WSMsgType.TEXT:
                             await self._on_frame(conn, msg.data)
@@ -248,49 +317,20 @@ class Gateway:
                         log.exception("frame handling failed")
                         await conn.error(ErrorCode.INTERNAL)
             finally:
-                self.admission.disconnect(ticket)
+                self._connections.pop(conn.id, None)
                 conn.upload = None
                 dropped = self.pending.drop_connection(conn.id)
                 log.info("watch disconnected", abandoned_turns=dropped)
         return ws
-
-    async def _admit(self, conn: Connection, identity: str, address: str) -> Ticket | None:
-        """Count a new socket in (its identity empty until its `hello` names a token),
-        or refuse it. Refused after the upgrade, with an error frame and close 1013, not
-        with a 429/503 before it: a browser cannot read a refused upgrade's body, and
-        the page is to show why and wait longer before its next attempt."""
-
-        async def close_idle() -> None:
-            await conn.ws.close(code=IDLE_CLOSE_CODE, message=b"idle timeout")
-
-        admitted = self.admission.connect(
-            identity,
-            address,
-            close=close_idle,
-            busy=lambda: self.pending.count_for(conn.id) > 0,
-            gone=lambda: conn.ws.closed,
-        )
-        if isinstance(admitted, Refusal):
-            await self._refuse(conn, None, admitted)
-            return None
-        return admitted
-
-    async def _refuse(self, conn: Connection, ticket: Ticket | None, refusal: Refusal) -> None:
-        if ticket is not None:
-            self.admission.disconnect(ticket)
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await conn.send(frames.refused(refusal.code, conn.protocol, refusal.retry_after))
-            await conn.ws.close(code=REFUSED_CLOSE_CODE, message=refusal.code.value.encode())
 
     async def _on_binary(self, conn: Connection, data: bytes) -> None:
         """A chunk of a streamed recording; outside `audio_start`…`audio_end`, an error."""
         if conn.upload is None:
             await conn.error(ErrorCode.BINARY_FRAME)
             return
-        if len(conn.upload) + len(data) > self.settings.max_audio_bytes:
+        if len(conn.upload) + len(data) > self.settings.max_message_bytes:
             conn.upload = None  # the rest of this recording is refused chunk by chunk
-            too_large = too_large_recording(self.settings.max_audio_bytes)
-            await conn.error(too_large.code, too_large.message)
+            await conn.error(ErrorCode.TOO_LARGE)
             return
         conn.upload += data
 
@@ -317,6 +357,8 @@ class Gateway:
             await self._cancel_running(conn)
         elif isinstance(request, AudioStartRequest):
             conn.upload = bytearray()
+        elif isinstance(request, ResumeRequest):
+            await self._resume(conn, request.turn_id)
         else:
             await self._ask(conn, request)
 
@@ -332,11 +374,22 @@ class Gateway:
             return await asyncio.to_thread(recording, audio, self.limits)
         return recording(audio, self.limits)
 
+    async def _resume(self, conn: Connection, turn_id: str) -> None:
+        if self.draining:
+            await conn.error(ErrorCode.SHUTTING_DOWN, turn_id=turn_id)
+            return
+        await self.resumer.resume(
+            conn,
+            turn_id=turn_id,
+            identity=conn.identity,
+            session_id=conn.session_id,
+            connection_id=conn.id,
+            protocol=conn.protocol,
+        )
+
     async def _ask(self, conn: Connection, request: TurnRequest) -> None:
-        # Before the barge-in: a question that is not taken leaves the running one be.
-        refusal = self.admission.turn(conn.identity, spoken=isinstance(request, AudioRequest))
-        if refusal is not None:
-            await conn.send(frames.refused(refusal.code, conn.protocol, refusal.retry_after))
+        if self.draining:  # SIGTERM: this gateway takes no new turns
+            await conn.error(ErrorCode.SHUTTING_DOWN)
             return
         if conn.protocol >= 2:
             await self._cancel_running(conn)  # a new question is a barge-in
@@ -452,6 +505,19 @@ class Gateway:
             ),
             self.settings.turn_timeout_s,
         )
+        # Kept before the publish, so that a resume on another gateway (this one may die
+        # at any moment) can tell this running turn from an unknown one. A slow Redis
+        # holds the turn up for at most BEGIN_WAIT_S; the write goes on behind it.
+        keeping = self._spawn(
+            self.results.begin(
+                turn_id,
+                conn.identity,
+                conn.session_id,
+                deadline_ms,
+                isinstance(request, AudioRequest),
+            )
+        )
+        await asyncio.wait({keeping}, timeout=BEGIN_WAIT_S)
         if conn.protocol >= 2:
             # Before publishing: a clock answer can be back before the publish returns.
             await conn.send(frames.turn(turn_id))

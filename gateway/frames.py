@@ -6,6 +6,7 @@ or {"error", "code", "turn_id"}; `hello` and `reset` answers for clients that us
 
 Protocol 2 (opted into with hello's `"protocol": 2` or `/ws?protocol=2`), per turn:
     {"type": "turn", "turn_id"}                          the question was accepted
+                                                         (+ "resumed": true after `resume`)
     {"type": "transcript", "turn_id", "text"}            for spoken questions
     {"type": "sentence", "turn_id", "seq", "text"}       then one binary frame: its MP3
     {"type": "done", "turn_id", "text_response", "timings"}
@@ -85,8 +86,12 @@ def reply(turn_id: str, text: str, audio: bytes, transcript: str, timings: dict[
     )
 
 
-def turn(turn_id: str) -> str:
-    return _dump({"type": "turn", "turn_id": turn_id})
+def turn(turn_id: str, resumed: bool = False) -> str:
+    """The question was accepted; `resumed`: a turn of an earlier connection follows."""
+    frame: dict[str, Any] = {"type": "turn", "turn_id": turn_id}
+    if resumed:
+        frame["resumed"] = True
+    return _dump(frame)
 
 
 def transcript(turn_id: str, text: str) -> str:

@@ -15,6 +15,9 @@ and, for protocol 2 clients (hello's `"protocol": 2`):
     {"type": "audio_start", "format": "webm"}, binary frames (MediaRecorder's chunks
         as they are recorded), {"type": "audio_end"}: a streamed recording
     {"type": "cancel"}: barge-in, stop the answer being generated or sent
+and, after a reconnect (any protocol):
+    {"type": "resume", "turn_id": "<a turn this identity asked>"}: its answer again,
+        as that turn would have been answered on this connection
 """
 
 from __future__ import annotations
@@ -79,6 +82,13 @@ class AudioEndRequest:
     pass
 
 
+@dataclass(frozen=True)
+class ResumeRequest:
+    """The answer of a turn asked on an earlier connection (its gateway may be gone)."""
+
+    turn_id: str
+
+
 Request = (
     TextRequest
     | AudioRequest
@@ -87,10 +97,13 @@ Request = (
     | CancelRequest
     | AudioStartRequest
     | AudioEndRequest
+    | ResumeRequest
 )
 TurnRequest = TextRequest | AudioRequest
 
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,128}")
+TURN_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+"""What a turn id named in `resume` may look like (the gateway's are 32 hex digits)."""
 """What a client-chosen session id may look like: long enough not to be guessed."""
 
 
@@ -137,6 +150,15 @@ def parse(raw: str, limits: Limits) -> Request:
         return AudioStartRequest()
     if kind == "audio_end":
         return AudioEndRequest()
+    if kind == "resume":
+        turn_id = data.get("turn_id")
+        if not isinstance(turn_id, str) or not TURN_ID.fullmatch(turn_id):
+            raise protocol_error(
+                ErrorCode.INVALID_FIELD,
+                "turn_id",
+                "Das Feld 'turn_id' muss die Kennung einer Anfrage sein.",
+            )
+        return ResumeRequest(turn_id)
     raise protocol_error(ErrorCode.UNKNOWN_TYPE, f"type={kind!r:.40}")
 
 

@@ -95,6 +95,12 @@ class PendingTurns:
         self._turns: dict[str, PendingTurn] = {}
         self._on_failed = on_failed
         self._background: set[asyncio.Task[None]] = set()
+        self._none_left = asyncio.Event()
+        self._none_left.set()
+
+    async def none_left(self) -> None:
+        """Returns once no turn is in flight (a draining gateway waits for this)."""
+        await self._none_left.wait()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -107,6 +113,12 @@ class PendingTurns:
     def count_for(self, connection_id: str) -> int:
         return sum(1 for t in self._turns.values() if t.connection_id == connection_id)
 
+    def get(self, turn_id: str) -> PendingTurn | None:
+        return self._turns.get(turn_id)
+
+    def ids(self) -> list[str]:
+        return list(self._turns)
+
     def of_connection(self, connection_id: str) -> list[str]:
         return [t.turn_id for t in self._turns.values() if t.connection_id == connection_id]
 
@@ -114,11 +126,14 @@ class PendingTurns:
         loop = asyncio.get_running_loop()
         turn.timer = loop.call_later(timeout_s, self._expire, turn.turn_id)
         self._turns[turn.turn_id] = turn
+        self._none_left.clear()
 
     def _finish(self, turn_id: str) -> PendingTurn | None:
         turn = self._turns.pop(turn_id, None)
         if turn is not None and turn.timer is not None:
             turn.timer.cancel()
+        if not self._turns:
+            self._none_left.set()
         return turn
 
     def _expire(self, turn_id: str) -> None:

@@ -42,6 +42,8 @@ class ErrorCode(StrEnum):
     BACKEND_REJECTED = "backend_rejected"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
+    SHUTTING_DOWN = "shutting_down"
+    UNKNOWN_TURN = "unknown_turn"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN_ORIGIN = "forbidden_origin"
     RATE_LIMITED = "rate_limited"
@@ -72,6 +74,10 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.BACKEND_REJECTED: "Der Sprachdienst hat die Anfrage abgelehnt.",
     ErrorCode.UNAVAILABLE: "Uhrwerk ist gerade nicht erreichbar.",
     ErrorCode.INTERNAL: "Interner Fehler bei der Verarbeitung.",
+    ErrorCode.SHUTTING_DOWN: (
+        "Uhrwerk wird gerade neu gestartet. Bitte gleich noch einmal versuchen."
+    ),
+    ErrorCode.UNKNOWN_TURN: "Zu dieser Anfrage liegt keine Antwort (mehr) vor.",
     ErrorCode.UNAUTHORIZED: (
         "Diese Uhr ist nicht gekoppelt: Bitte öffne den Kopplungslink mit ihrem Token."
     ),

@@ -38,6 +38,9 @@ class CommonSettings(BaseSettings):
     """Characters remembered per session, questions and answers together."""
     history_ttl_s: int = Field(24 * 3600, ge=60)
     """A session's memory expires after this long without use."""
+    result_ttl_s: int = Field(300, ge=0, le=86400)
+    """A turn's answer is kept in Redis this long after its last chunk, for a watch that
+    reconnects to another gateway and resumes it; 0 keeps nothing (no resume)."""
     stt_languages: str = "de,en"
     """Languages this deployment speaks, comma-separated: with STT_LANGUAGE=auto the
     stt stage detects only among these (Google gets them as alternative language
@@ -106,6 +109,10 @@ class GatewaySettings(CommonSettings):
     """How often the gateway reads the work queues' depths."""
     reply_queue_expires_s: int = Field(300, ge=10)
     """An abandoned gateway reply queue is deleted by the broker after this long."""
+    gateway_drain_s: float = Field(8.0, ge=0, le=600)
+    """On SIGTERM the gateway takes no new turns and waits this long for those in flight
+    (a typical turn takes 2-5 s; Docker's default stop grace is 10 s), then fails the
+    rest with `shutting_down` and closes every socket with 1001."""
     auth_mode: Literal["token", "off"] = "token"
     """`token`: only watches presenting a paired token get in (`uhrwerk token create`);
     `off`: everyone is `anonymous`, for a gateway reachable only from this machine."""

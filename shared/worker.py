@@ -30,6 +30,7 @@ from shared.errors import ContractError, ErrorCategory, ErrorCode, PipelineError
 from shared.ledger import TurnLedger
 from shared.logging import get_logger
 from shared.redis_client import redis_client
+from shared.results import ResultStore
 from shared.settings import CommonSettings
 from shared.topology import Topology, declare
 
@@ -70,7 +71,10 @@ class StageWorker(Generic[In]):
         self.topology = Topology(settings.topology_prefix)
         self._publisher: Publisher | None = None
         self._dlx: AbstractExchange | None = None
-        self._ledger = TurnLedger(redis_client(settings.redis_url), settings.topology_prefix)
+        redis = redis_client(settings.redis_url)
+        self._ledger = TurnLedger(redis, settings.topology_prefix)
+        self._results = ResultStore(redis, settings.topology_prefix, settings.result_ttl_s)
+        """Every reply is kept for a while, so a watch whose gateway died can resume it."""
         self._in_flight: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -135,7 +139,7 @@ class StageWorker(Generic[In]):
                         produced,
                         timings=event.with_timing(self.stage.value, elapsed) | produced.timings,
                     )
-                    await self._publisher.publish(timed)
+                    await self._publish(timed)
             except PipelineError as exc:
                 await self._fail(message, event, exc, started)
             except aio_pika.exceptions.AMQPError:
@@ -175,9 +179,15 @@ class StageWorker(Generic[In]):
                 detail=error.detail,
             )
             await self._dead_letter(message, f"{error.code.value}: {error.detail}")
-        await self._publisher.publish(
-            error_reply(event, error, event.with_timing(self.stage.value, elapsed))
-        )
+        await self._publish(error_reply(event, error, event.with_timing(self.stage.value, elapsed)))
+
+    async def _publish(self, event: Envelope) -> None:
+        """Publish downstream; a reply to the watch is kept first (`shared.results`), so
+        whatever a gateway can have sent is there for a resume elsewhere."""
+        assert self._publisher is not None
+        if isinstance(event, Reply):
+            await self._results.add(event)
+        await self._publisher.publish(event)
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         assert self._dlx is not None

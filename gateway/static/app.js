@@ -39,9 +39,9 @@
       },
       reconnectIn: (s) => `Keine Verbindung. Neuer Versuch in ${s}\u00a0s\u00a0…`,
       reconnecting: "Verbinde erneut …",
-      asleep: "Verbindung nach längerer Ruhe getrennt. Tippen verbindet wieder.",
       offline: "Keine Verbindung zu Uhrwerk. Einen Moment …",
       lostTurn: "Die Verbindung ist abgerissen. Bitte frag noch einmal.",
+      resumeTurn: "Die Verbindung ist abgerissen; die Antwort wird danach abgeholt.",
       micDenied:
         "Kein Zugriff auf das Mikrofon. Bitte erlaube es in den Einstellungen des Browsers, oder tippe deine Frage.",
       noMic: "Kein Mikrofon gefunden. Tippe deine Frage.",
@@ -76,9 +76,9 @@
       },
       reconnectIn: (s) => `No connection. Trying again in ${s}\u00a0s\u00a0…`,
       reconnecting: "Reconnecting …",
-      asleep: "Disconnected after a while without use. Tap to connect again.",
       offline: "Not connected to Uhrwerk. One moment …",
       lostTurn: "The connection dropped. Please ask again.",
+      resumeTurn: "The connection dropped; the answer will be fetched after it.",
       micDenied:
         "No access to the microphone. Please allow it in the browser's settings, or type your question.",
       noMic: "No microphone found. Type your question.",
@@ -112,9 +112,6 @@
   const MAX_AUDIO_S = Number(document.body.dataset.maxAudioSeconds) || 60;
   const RECORD_LIMIT_S = Math.max(1, MAX_AUDIO_S - 0.5); // stay under the gateway's limit
   const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
-  const IDLE_CLOSE = 4408; // the gateway closed an unused connection: connect again when used
-  const TRY_AGAIN_LATER = 1013; // refused by a connection limit: wait longer than usual
-  const REFUSED_ATTEMPT = 3; // … at least BACKOFF_MS[3] before the next attempt
   const SESSION_ID = /^[A-Za-z0-9_-]{16,128}$/;
 
   // ---- state the tests (and curious people) can read: window.uhrwerk -----------------
@@ -135,6 +132,7 @@
     // event after playing to the end), stopped (cut off).
     sentences: [],
     turns: 0, // turns finished (done and every sentence played)
+    resumes: 0, // `resume` frames sent after a reconnect
   };
   window.uhrwerk = hooks;
 
@@ -236,9 +234,6 @@
   let retryTimer = null;
   let countdownTimer = null;
   let helloFallback = false; // the server refused our language or zone: send none
-  let asleep = false; // closed for idleness: connects again when the page is used
-  let afterConnect = null; // "listen" or "ask": what the tap or question that woke it wanted
-  let refusal = ""; // a connection limit's sentence, shown with the countdown
   let unpaired = false; // the gateway refused our token: no point reconnecting
 
   function socketUrl() {
@@ -253,7 +248,6 @@
     clearInterval(countdownTimer);
     retryTimer = countdownTimer = null;
     if (ws) return;
-    asleep = false;
     setState("connecting");
     if (attempt > 0) showNote(T.reconnecting);
     const socket = new WebSocket(socketUrl());
@@ -265,8 +259,8 @@
     socket.onmessage = (event) => {
       if (ws === socket) onMessage(event.data);
     };
-    socket.onclose = (event) => {
-      if (ws === socket) onDisconnected(event.code);
+    socket.onclose = () => {
+      if (ws === socket) onDisconnected();
     };
   }
 
@@ -309,8 +303,11 @@
     send(hello);
   }
 
-  function onDisconnected(code) {
+  function onDisconnected() {
     const wasBusy = turn.active || recording !== null;
+    // A question the gateway took but never answered: ask for its answer after the
+    // reconnect (any gateway can give it; see the README's `resume`).
+    if (turn.active && turn.id !== null && !turn.done) resumeId = turn.id;
     ws = null;
     ready = false;
     unnamed = 0;
@@ -318,25 +315,14 @@
     endTurn();
     stopPlayback();
     if (unpaired) return; // stays on its explanation until opened with a token
-    if (code === IDLE_CLOSE) {
-      // Nothing asked for a while: stay disconnected until the page is used again (a
-      // tap, a typed question, the page shown again) instead of reconnecting at once.
-      asleep = true;
-      attempt = 0;
-      setState("connecting");
-      showNote(T.asleep);
-      return;
-    }
-    if (code === TRY_AGAIN_LATER) attempt = Math.max(attempt, REFUSED_ATTEMPT);
-    const reason = code === TRY_AGAIN_LATER && refusal ? `${refusal} ` : "";
-    refusal = "";
     const delay = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)] * (0.8 + Math.random() * 0.4);
     attempt += 1;
     setState("connecting");
     const due = Date.now() + delay;
     const tick = () => {
       const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
-      showNote(reason + (wasBusy ? `${T.lostTurn} ` : "") + T.reconnectIn(seconds));
+      const lost = resumeId !== null ? `${T.resumeTurn} ` : wasBusy ? `${T.lostTurn} ` : "";
+      showNote(lost + T.reconnectIn(seconds));
     };
     tick();
     countdownTimer = setInterval(tick, 250);
@@ -344,7 +330,7 @@
   }
 
   function reconnectNow() {
-    if (!ws && (retryTimer !== null || asleep)) connect();
+    if (!ws && retryTimer !== null) connect();
   }
   window.addEventListener("online", reconnectNow);
   document.addEventListener("visibilitychange", () => {
@@ -357,6 +343,8 @@
   // with an error): a `turn` frame is this page's current question only when it is
   // the last one outstanding (an older question's can still be on its way).
   let unnamed = 0;
+  // The turn whose answer is to be fetched with `resume` once connected again.
+  let resumeId = null;
 
   const turn = {
     active: false, // a question was sent and its answer is not finished
@@ -371,6 +359,20 @@
     turn.id = null;
     turn.done = false;
     turn.sentence = null;
+  }
+
+  /** After a reconnect: the answer of the turn the last connection never finished. */
+  function resume() {
+    const id = resumeId;
+    resumeId = null;
+    turn.active = true;
+    turn.id = id;
+    turn.done = false;
+    turn.sentence = null;
+    ui.answer.textContent = "";
+    hooks.resumes += 1;
+    send({ type: "resume", turn_id: id });
+    setState("thinking");
   }
 
   function endTurn() {
@@ -412,9 +414,7 @@
         hooks.connects += 1;
         showNote("");
         setState("idle");
-        if (afterConnect === "listen") startListening();
-        else if (afterConnect === "ask") ui.ask.requestSubmit();
-        afterConnect = null;
+        if (resumeId !== null) resume();
         break;
       case "reset":
         rememberSession(frame.session_id);
@@ -465,10 +465,6 @@
   }
 
   function onError(frame) {
-    if (!ready && frame.code === "too_many_connections") {
-      refusal = frame.error || ""; // the close (1013) follows: shown with the countdown
-      return;
-    }
     if (frame.code === "unauthorized") {
       unpaired = true;
       hooks.unpaired = true;
@@ -491,6 +487,15 @@
     }
     if (frame.turn_id) {
       if (!ours(frame)) return; // an earlier turn's (it raced a cancel)
+      if (frame.code === "shutting_down") {
+        // The gateway is going away before the answer was ready: the socket closes
+        // next, and the answer is fetched from the next gateway.
+        resumeId = turn.id;
+        stopPlayback();
+        endTurn();
+        showNote(frame.error || "");
+        return;
+      }
     } else if (unnamed > 0 && frame.code !== "memory_unavailable") {
       // A question refused before it became a turn (too long, busy, bad audio).
       unnamed -= 1;
@@ -814,7 +819,6 @@
     context(); // a user gesture: the audio may play from now on
     switch (state) {
       case "connecting":
-        if (asleep) afterConnect = "listen"; // woken by a tap: it wanted to talk
         reconnectNow();
         break;
       case "listening":
@@ -831,10 +835,6 @@
     const text = ui.question.value.trim();
     if (!text) return;
     if (!connected()) {
-      if (asleep) {
-        afterConnect = "ask"; // sent once connected again (the text stays in the field)
-        reconnectNow();
-      }
       showNote(T.offline);
       return;
     }

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import time
 import urllib.parse
 import urllib.request
@@ -44,9 +45,11 @@ class Pipeline:
         # 127.0.0.1: a secure context, so the page may use the microphone.
         return f"http://127.0.0.1:{self.port}/"
 
-    def restart_gateway(self, between: Callable[[], None] = lambda: None) -> None:
-        """Stops the gateway, calls `between`, starts it again on the same port."""
-        self.gateway.stop()
+    def restart_gateway(
+        self, between: Callable[[], None] = lambda: None, sig: int = signal.SIGTERM
+    ) -> None:
+        """Stops the gateway (with `sig`), calls `between`, starts it again on the same port."""
+        self.gateway.stop(sig)
         between()
         self.restarts += 1
         name = f"gateway-{self.restarts}"

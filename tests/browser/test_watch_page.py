@@ -5,6 +5,7 @@ gateway restart, the token, errors, and the layout at watch size in every state.
 from __future__ import annotations
 
 import itertools
+import signal
 import socket
 import subprocess
 import sys
@@ -258,6 +259,31 @@ def test_the_page_reconnects_by_itself_after_a_gateway_restart_and_remembers(
     ask(watch, "Wie heiße ich?")
     finished_turns(watch, 2)
     assert "Jonas" in watch.text("#answer")
+    assert not watch.errors
+
+
+def test_a_question_in_flight_when_the_gateway_dies_is_answered_after_the_reconnect(
+    open_watch: OpenWatch, pipeline: Pipeline
+) -> None:
+    watch = open_watch()
+    watch.wait_state("idle")
+    ask(watch, "Wie viele Beine hat eine Spinne?")
+    deadline = time.monotonic() + 10
+    while not watch.received("turn"):  # the gateway took it: its answer takes seconds
+        assert time.monotonic() < deadline, "the question was never taken"
+        watch.page.wait_for_timeout(10)  # lets Playwright hand over the frames
+    turn_id = last_turn(watch)
+
+    def while_it_is_down() -> None:
+        watch.wait_state("connecting", 10)
+        watch.wait("document.getElementById('note').textContent.includes('abgeholt')", 10)
+
+    pipeline.restart_gateway(while_it_is_down, signal.SIGKILL)  # a crash, no drain
+    finished_turns(watch, 1)  # no tap, no reload, no question asked again
+    assert [f["turn_id"] for f in watch.sent("resume")] == [turn_id]
+    assert watch.hooks()["resumes"] == 1
+    assert watch.received("turn")[-1] == {"type": "turn", "turn_id": turn_id, "resumed": True}
+    assert_played_to_the_end(watch, turn_id)
     assert not watch.errors
 
 
