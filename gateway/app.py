@@ -87,6 +87,9 @@ class Connection:
     """1: the seed's one reply per turn; 2: sentences as they are ready, cancel."""
     upload: bytearray | None = None
     """A recording being streamed (between `audio_start` and `audio_end`)."""
+    upload_refused: bool = False
+    """The streamed recording went over the limit and had its one `too_large`: its
+    further chunks and its `audio_end` are dropped without a reply."""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -326,10 +329,11 @@ class Gateway:
     async def _on_binary(self, conn: Connection, data: bytes) -> None:
         """A chunk of a streamed recording; outside `audio_start`…`audio_end`, an error."""
         if conn.upload is None:
-            await conn.error(ErrorCode.BINARY_FRAME)
+            if not conn.upload_refused:
+                await conn.error(ErrorCode.BINARY_FRAME)
             return
         if len(conn.upload) + len(data) > self.settings.max_message_bytes:
-            conn.upload = None  # the rest of this recording is refused chunk by chunk
+            conn.upload, conn.upload_refused = None, True  # one error for the recording
             await conn.error(ErrorCode.TOO_LARGE)
             return
         conn.upload += data
@@ -344,6 +348,9 @@ class Gateway:
             else:
                 request = parse(raw, self.limits)
             if isinstance(request, AudioEndRequest):
+                if conn.upload_refused:  # its `too_large` was its answer
+                    conn.upload_refused = False
+                    return
                 request = await self._end_upload(conn)
         except PipelineError as exc:
             log.info("rejected frame", code=exc.code.value, detail=exc.detail)
@@ -356,7 +363,7 @@ class Gateway:
         elif isinstance(request, CancelRequest):
             await self._cancel_running(conn)
         elif isinstance(request, AudioStartRequest):
-            conn.upload = bytearray()
+            conn.upload, conn.upload_refused = bytearray(), False
         elif isinstance(request, ResumeRequest):
             await self._resume(conn, request.turn_id)
         else:

@@ -29,14 +29,19 @@ def probe_webm_opus(data: bytes, max_seconds: float) -> AudioInfo:
     if not looks_like_webm(data):
         raise _unsupported("not a WebM container")
     try:
-        with av.open(io.BytesIO(data), mode="r", format="matroska") as container:
+        # Tags are never read here; a title that is not UTF-8 must not fail the probe
+        # (PyAV decodes the tags when it opens the file, strictly by default).
+        with av.open(
+            io.BytesIO(data), mode="r", format="matroska", metadata_errors="ignore"
+        ) as container:
             streams = container.streams.audio
             if not streams:
                 raise _unsupported("no audio stream")
+            codec = streams[0].codec_context  # None for a codec id libav does not know
+            if codec is None or codec.name != "opus":
+                raise _unsupported(f"audio codec is {codec and codec.name}, not opus")
             stream = streams[0]
-            if stream.codec_context.name != "opus":
-                raise _unsupported(f"audio codec is {stream.codec_context.name}, not opus")
-            sample_rate = stream.codec_context.sample_rate or 48000
+            sample_rate = codec.sample_rate or 48000
             end = 0.0
             packets = 0
             for packet in container.demux(stream):

@@ -35,7 +35,7 @@ def webm_opus(words: str | None = "Hallo Uhr", seconds: float = 1.0, silent: boo
 def webm_words(data: bytes) -> str:
     """The words a `webm_opus` clip carries ("" for none or unreadable)."""
     try:
-        with av.open(io.BytesIO(data), mode="r") as container:
+        with av.open(io.BytesIO(data), mode="r", metadata_errors="replace") as container:
             return str(container.metadata.get("title", container.metadata.get("TITLE", "")))
     except av.error.FFmpegError:
         return ""
