@@ -40,7 +40,7 @@ class State(StrEnum):
     HALF_OPEN = "half_open"
 
 
-@dataclass
+@dataclass(eq=False)
 class CircuitBreaker:
     """One per backend instance (a process's Gemini client, its TTS client, …)."""
 
@@ -55,7 +55,8 @@ class CircuitBreaker:
     _state: State = field(default=State.CLOSED, repr=False)
     _in_a_row: int = field(default=0, repr=False)
     _opened_at: float = field(default=0.0, repr=False)
-    _probe_since: float | None = field(default=None, repr=False)
+    _probe: Attempt | None = field(default=None, repr=False)
+    _probe_since: float = field(default=0.0, repr=False)
 
     @property
     def state(self) -> State:
@@ -74,23 +75,23 @@ class CircuitBreaker:
         now = self.clock()
         if self._state is State.OPEN and now - self._opened_at >= self.cooldown_s:
             self._state = State.HALF_OPEN
-            self._probe_since = None
+            self._probe = None
             log.info("circuit half-open, probing", backend=self.name)
         if self._state is State.HALF_OPEN:
             # One probe at a time; a probe that never reported back (a leaked call)
             # is given up after a cooldown, so the circuit cannot stay stuck.
-            if self._probe_since is None or now - self._probe_since >= self.cooldown_s:
-                self._probe_since = now
-                return Attempt(self, probe=True)
-            raise self._open_error(now, "probe in flight")
+            if self._probe is None or now - self._probe_since >= self.cooldown_s:
+                self._probe, self._probe_since = Attempt(self, probe=True), now
+                return self._probe
+            raise self._open_error("probe in flight")
         if self._state is State.OPEN:
-            raise self._open_error(now, f"next probe in {self._cooldown_left(now):.1f} s")
+            raise self._open_error(f"next probe in {self._cooldown_left(now):.1f} s")
         return Attempt(self, probe=False)
 
     def _cooldown_left(self, now: float) -> float:
         return max(0.0, self.cooldown_s - (now - self._opened_at))
 
-    def _open_error(self, now: float, why: str) -> PipelineError:
+    def _open_error(self, why: str) -> PipelineError:
         return PipelineError(
             ErrorCode.BACKEND_UNAVAILABLE,
             ErrorCategory.TRANSIENT,
@@ -99,8 +100,8 @@ class CircuitBreaker:
 
     def _succeeded(self, attempt: Attempt) -> None:
         self._in_a_row = 0
-        if attempt.probe:
-            self._probe_since = None
+        if attempt is self._probe:
+            self._probe = None
         if self._state is not State.CLOSED:
             # Any answer closes it, the probe's or one of a call admitted before it opened.
             log.info(
@@ -112,15 +113,16 @@ class CircuitBreaker:
 
     def _failed(self, attempt: Attempt, error: str) -> None:
         self._in_a_row += 1
-        if attempt.probe:
-            self._probe_since = None
+        if attempt is self._probe:
+            self._probe = None
             self._open(f"probe failed: {error}")
         elif self._state is State.CLOSED and self.failures and self._in_a_row >= self.failures:
             self._open(error)
+        # Otherwise a call admitted before the circuit opened: the probe decides.
 
     def _abandoned(self, attempt: Attempt) -> None:
-        if attempt.probe:
-            self._probe_since = None  # the next call may probe
+        if attempt is self._probe:
+            self._probe = None  # the next call may probe
 
     def _open(self, error: str) -> None:
         self._state = State.OPEN
@@ -134,7 +136,7 @@ class CircuitBreaker:
         )
 
 
-@dataclass
+@dataclass(eq=False)
 class Attempt:
     """One admitted call; its first verdict counts, later ones are ignored."""
 

@@ -129,6 +129,19 @@ def test_a_probe_that_never_reports_back_is_given_up_after_a_cooldown() -> None:
     assert b.admit().probe
 
 
+def test_a_leaked_probe_coming_back_late_does_not_reopen_it() -> None:
+    b, clock = breaker(failures=2, cooldown_s=5)
+    fail(b, 2)
+    clock.now += 5
+    leaked = b.admit()
+    clock.now += 5
+    b.admit().succeeded()  # the second probe closes it
+    leaked.failed("late")  # one failure, not a reopening
+    assert state_of(b) is State.CLOSED
+    fail(b, 1)
+    assert state_of(b) is State.OPEN  # ... and it counted
+
+
 def test_zero_failures_never_opens() -> None:
     b, _ = breaker(failures=0)
     fail(b, 100)
