@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test test-quick lint bench compose-check cert clean
+.PHONY: install run demo test test-quick lint bench faults compose-check cert clean
 
 install: $(STAMP)
 
@@ -61,6 +61,11 @@ bench: install
 	$(BIN)/python -m bench.language_detection
 	$(BIN)/python -m bench.offline_turns
 	$(BIN)/python -m bench.answer_quality
+
+# The fault suite's figures for the README: 16 watches under load while each worker,
+# a gateway, RabbitMQ and Redis fail and come back (its own RabbitMQ and Redis).
+faults: install
+	$(BIN)/python -m bench.faults
 
 # A self-signed certificate: then GATEWAY_TLS_CERT=certs/gateway.crt
 # GATEWAY_TLS_KEY=certs/gateway.key make run serves the watch page over HTTPS.

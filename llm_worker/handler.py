@@ -53,6 +53,7 @@ async def until_set(stream: AsyncIterator[str], stop: asyncio.Event) -> AsyncGen
     """The pieces of `stream` until `stop` is set, even while the stream is waiting;
     the stream is closed either way (which stops a local model's generation)."""
     stopping = asyncio.ensure_future(stop.wait())
+    piece: asyncio.Future[str] | None = None
     try:
         while not stop.is_set():
             piece = asyncio.ensure_future(anext(stream))
@@ -68,6 +69,14 @@ async def until_set(stream: AsyncIterator[str], stop: asyncio.Event) -> AsyncGen
                 return
     finally:
         stopping.cancel()
+        if piece is not None and not piece.done():
+            # This task was cancelled mid-wait (the broker connection closed under its
+            # consumer): the stream is still running in `piece`, and closing it now
+            # would raise "aclose(): asynchronous generator is already running" over
+            # the cancellation, which the worker would take for a crashed handler.
+            piece.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
+                await piece
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -142,7 +142,12 @@ class StageWorker(Generic[In]):
                     await self._publish(timed)
             except PipelineError as exc:
                 await self._fail(message, event, exc, started)
-            except aio_pika.exceptions.AMQPError:
+            except (
+                aio_pika.exceptions.AMQPError,
+                # A publish on a channel the robust connection is still reopening: a
+                # RuntimeError, not an AMQPError (seen when RabbitMQ was restarted).
+                aio_pika.exceptions.ChannelInvalidStateError,
+            ):
                 raise  # broker trouble: no ack, the message comes back after reconnect
             except Exception as exc:
                 log.exception("handler crashed")
