@@ -19,6 +19,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from gateway import auth, frames
+from gateway.limits import IDLE_CLOSE_CODE, REFUSED_CLOSE_CODE, Admission, Refusal, Ticket
 from gateway.protocol import (
     AudioEndRequest,
     AudioRequest,
@@ -31,6 +32,7 @@ from gateway.protocol import (
     TurnRequest,
     parse,
     recording,
+    too_large_recording,
     valid_session_id,
 )
 from gateway.resume import Resumer
@@ -124,7 +126,12 @@ class Gateway:
         redis = redis_client(settings.redis_url)
         self.history = HistoryStore(redis, settings.topology_prefix, history_limits(settings))
         self.profiles = ProfileStore(redis, settings.topology_prefix, settings.history_ttl_s)
-        self.limits = Limits(settings.max_text_chars, settings.max_audio_seconds)
+        self.auth = auth.Authenticator(settings, TokenStore(redis, settings.topology_prefix))
+        self.limits = Limits(
+            settings.max_text_chars, settings.max_audio_seconds, settings.max_audio_bytes
+        )
+        self.admission = Admission(settings)
+        """Connection and question limits, backpressure, idle connections (`gateway.limits`)."""
         self.results = ResultStore(redis, settings.topology_prefix, settings.result_ttl_s)
         self.resumer = Resumer(
             self.pending, self.results, settings.turn_timeout_s, settings.max_pending_turns
@@ -135,7 +142,6 @@ class Gateway:
         self._connections: dict[str, Connection] = {}
         """Open sockets by connection id, closed with 1001 at the end of a drain."""
         self._background: set[asyncio.Task[None]] = set()
-        self.auth = auth.Authenticator(settings, TokenStore(redis, settings.topology_prefix))
         self._connection: AbstractRobustConnection | None = None
         self._publisher: Publisher | None = None
         self.reply_queue = self.topology.reply_queue(self.gateway_id)
@@ -181,9 +187,11 @@ class Gateway:
             channel, self.topology, self.gateway_id, self.settings.reply_queue_expires_s
         )
         await queue.consume(self._on_reply)
+        self.admission.start(self._connection)
         log.info("gateway ready", reply_queue=queue.name, port=self.settings.gateway_port)
 
     async def stop(self) -> None:
+        await self.admission.stop()
         if self._connection is not None:
             await self._connection.close()
 
@@ -254,6 +262,7 @@ class Gateway:
             "broker": "connected" if broker_ok else "disconnected",
             "gateway_id": self.gateway_id,
             "pending_turns": len(self.pending),
+            **self.admission.report(),
         }
         return web.json_response(body, status=200 if ready else 503)
 
@@ -285,14 +294,22 @@ class Gateway:
         ws = web.WebSocketResponse(max_msg_size=4 * self.settings.max_message_bytes, heartbeat=30)
         await ws.prepare(request)
         conn = Connection(ws=ws, session_id=session_id, protocol=int(protocol))
+        ticket = await self._admit(conn, identity or "", request.remote or "")
+        if ticket is None:
+            return ws
         first = None
         if identity is None:  # no ?token=: the first frame must be a hello with one
             paired = await self.auth.await_hello(ws)
             if paired is None:
+                self.admission.disconnect(ticket)
                 await auth.refuse(ws, conn.protocol)
                 return ws
             identity, first = paired
         conn.identity = identity
+        refusal = self.admission.identify(ticket, identity)
+        if refusal is not None:
+            await self._refuse(conn, ticket, refusal)
+            return ws
         if asked is not None:
             conn.profile = await self._load_profile(conn)
         with structlog.contextvars.bound_contextvars(connection_id=conn.id):
@@ -306,6 +323,7 @@ class Gateway:
             self._connections[conn.id] = conn
             try:
                 async for msg in auth.first_then_rest(first, ws):
+                    self.admission.frame(ticket)
                     try:
                         if msg.type is WSMsgType.TEXT:
                             await self._on_frame(conn, msg.data)
@@ -320,11 +338,40 @@ class Gateway:
                         log.exception("frame handling failed")
                         await conn.error(ErrorCode.INTERNAL)
             finally:
+                self.admission.disconnect(ticket)
                 self._connections.pop(conn.id, None)
                 conn.upload = None
                 dropped = self.pending.drop_connection(conn.id)
                 log.info("watch disconnected", abandoned_turns=dropped)
         return ws
+
+    async def _admit(self, conn: Connection, identity: str, address: str) -> Ticket | None:
+        """Count a new socket in (its identity empty until its `hello` names a token),
+        or refuse it. Refused after the upgrade, with an error frame and close 1013, not
+        with a 429/503 before it: a browser cannot read a refused upgrade's body, and
+        the page is to show why and wait longer before its next attempt."""
+
+        async def close_idle() -> None:
+            await conn.ws.close(code=IDLE_CLOSE_CODE, message=b"idle timeout")
+
+        admitted = self.admission.connect(
+            identity,
+            address,
+            close=close_idle,
+            busy=lambda: self.pending.count_for(conn.id) > 0,
+            gone=lambda: conn.ws.closed,
+        )
+        if isinstance(admitted, Refusal):
+            await self._refuse(conn, None, admitted)
+            return None
+        return admitted
+
+    async def _refuse(self, conn: Connection, ticket: Ticket | None, refusal: Refusal) -> None:
+        if ticket is not None:
+            self.admission.disconnect(ticket)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await conn.send(frames.refused(refusal.code, conn.protocol, refusal.retry_after))
+            await conn.ws.close(code=REFUSED_CLOSE_CODE, message=refusal.code.value.encode())
 
     async def _on_binary(self, conn: Connection, data: bytes) -> None:
         """A chunk of a streamed recording; outside `audio_start`…`audio_end`, an error."""
@@ -332,9 +379,10 @@ class Gateway:
             if not conn.upload_refused:
                 await conn.error(ErrorCode.BINARY_FRAME)
             return
-        if len(conn.upload) + len(data) > self.settings.max_message_bytes:
+        if len(conn.upload) + len(data) > self.settings.max_audio_bytes:
             conn.upload, conn.upload_refused = None, True  # one error for the recording
-            await conn.error(ErrorCode.TOO_LARGE)
+            too_large = too_large_recording(self.settings.max_audio_bytes)
+            await conn.error(too_large.code, too_large.message)
             return
         conn.upload += data
 
@@ -397,6 +445,11 @@ class Gateway:
     async def _ask(self, conn: Connection, request: TurnRequest) -> None:
         if self.draining:  # SIGTERM: this gateway takes no new turns
             await conn.error(ErrorCode.SHUTTING_DOWN)
+            return
+        # Before the barge-in: a question that is not taken leaves the running one be.
+        refusal = self.admission.turn(conn.identity, spoken=isinstance(request, AudioRequest))
+        if refusal is not None:
+            await conn.send(frames.refused(refusal.code, conn.protocol, refusal.retry_after))
             return
         if conn.protocol >= 2:
             await self._cancel_running(conn)  # a new question is a barge-in

@@ -39,6 +39,7 @@
       },
       reconnectIn: (s) => `Keine Verbindung. Neuer Versuch in ${s}\u00a0s\u00a0…`,
       reconnecting: "Verbinde erneut …",
+      asleep: "Verbindung nach längerer Ruhe getrennt. Tippen verbindet wieder.",
       offline: "Keine Verbindung zu Uhrwerk. Einen Moment …",
       lostTurn: "Die Verbindung ist abgerissen. Bitte frag noch einmal.",
       resumeTurn: "Die Verbindung ist abgerissen; die Antwort wird danach abgeholt.",
@@ -76,6 +77,7 @@
       },
       reconnectIn: (s) => `No connection. Trying again in ${s}\u00a0s\u00a0…`,
       reconnecting: "Reconnecting …",
+      asleep: "Disconnected after a while without use. Tap to connect again.",
       offline: "Not connected to Uhrwerk. One moment …",
       lostTurn: "The connection dropped. Please ask again.",
       resumeTurn: "The connection dropped; the answer will be fetched after it.",
@@ -112,6 +114,9 @@
   const MAX_AUDIO_S = Number(document.body.dataset.maxAudioSeconds) || 60;
   const RECORD_LIMIT_S = Math.max(1, MAX_AUDIO_S - 0.5); // stay under the gateway's limit
   const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+  const IDLE_CLOSE = 4408; // the gateway closed an unused connection: connect again when used
+  const TRY_AGAIN_LATER = 1013; // refused by a connection limit: wait longer than usual
+  const REFUSED_ATTEMPT = 3; // … at least BACKOFF_MS[3] before the next attempt
   const SESSION_ID = /^[A-Za-z0-9_-]{16,128}$/;
 
   // ---- state the tests (and curious people) can read: window.uhrwerk -----------------
@@ -234,6 +239,9 @@
   let retryTimer = null;
   let countdownTimer = null;
   let helloFallback = false; // the server refused our language or zone: send none
+  let asleep = false; // closed for idleness: connects again when the page is used
+  let afterConnect = null; // "listen" or "ask": what the tap or question that woke it wanted
+  let refusal = ""; // a connection limit's sentence, shown with the countdown
   let unpaired = false; // the gateway refused our token: no point reconnecting
 
   function socketUrl() {
@@ -248,6 +256,7 @@
     clearInterval(countdownTimer);
     retryTimer = countdownTimer = null;
     if (ws) return;
+    asleep = false;
     setState("connecting");
     if (attempt > 0) showNote(T.reconnecting);
     const socket = new WebSocket(socketUrl());
@@ -259,8 +268,8 @@
     socket.onmessage = (event) => {
       if (ws === socket) onMessage(event.data);
     };
-    socket.onclose = () => {
-      if (ws === socket) onDisconnected();
+    socket.onclose = (event) => {
+      if (ws === socket) onDisconnected(event.code);
     };
   }
 
@@ -303,7 +312,7 @@
     send(hello);
   }
 
-  function onDisconnected() {
+  function onDisconnected(code) {
     const wasBusy = turn.active || recording !== null;
     // A question the gateway took but never answered: ask for its answer after the
     // reconnect (any gateway can give it; see the README's `resume`).
@@ -315,6 +324,18 @@
     endTurn();
     stopPlayback();
     if (unpaired) return; // stays on its explanation until opened with a token
+    if (code === IDLE_CLOSE) {
+      // Nothing asked for a while: stay disconnected until the page is used again (a
+      // tap, a typed question, the page shown again) instead of reconnecting at once.
+      asleep = true;
+      attempt = 0;
+      setState("connecting");
+      showNote(T.asleep);
+      return;
+    }
+    if (code === TRY_AGAIN_LATER) attempt = Math.max(attempt, REFUSED_ATTEMPT);
+    const reason = code === TRY_AGAIN_LATER && refusal ? `${refusal} ` : "";
+    refusal = "";
     const delay = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)] * (0.8 + Math.random() * 0.4);
     attempt += 1;
     setState("connecting");
@@ -322,7 +343,7 @@
     const tick = () => {
       const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
       const lost = resumeId !== null ? `${T.resumeTurn} ` : wasBusy ? `${T.lostTurn} ` : "";
-      showNote(lost + T.reconnectIn(seconds));
+      showNote(reason + lost + T.reconnectIn(seconds));
     };
     tick();
     countdownTimer = setInterval(tick, 250);
@@ -330,7 +351,7 @@
   }
 
   function reconnectNow() {
-    if (!ws && retryTimer !== null) connect();
+    if (!ws && (retryTimer !== null || asleep)) connect();
   }
   window.addEventListener("online", reconnectNow);
   document.addEventListener("visibilitychange", () => {
@@ -414,6 +435,9 @@
         hooks.connects += 1;
         showNote("");
         setState("idle");
+        if (afterConnect === "listen") startListening();
+        else if (afterConnect === "ask") ui.ask.requestSubmit();
+        afterConnect = null;
         if (resumeId !== null) resume();
         break;
       case "reset":
@@ -465,6 +489,10 @@
   }
 
   function onError(frame) {
+    if (!ready && frame.code === "too_many_connections") {
+      refusal = frame.error || ""; // the close (1013) follows: shown with the countdown
+      return;
+    }
     if (frame.code === "unauthorized") {
       unpaired = true;
       hooks.unpaired = true;
@@ -819,6 +847,7 @@
     context(); // a user gesture: the audio may play from now on
     switch (state) {
       case "connecting":
+        if (asleep) afterConnect = "listen"; // woken by a tap: it wanted to talk
         reconnectNow();
         break;
       case "listening":
@@ -835,6 +864,10 @@
     const text = ui.question.value.trim();
     if (!text) return;
     if (!connected()) {
+      if (asleep) {
+        afterConnect = "ask"; // sent once connected again (the text stays in the field)
+        reconnectNow();
+      }
       showNote(T.offline);
       return;
     }
