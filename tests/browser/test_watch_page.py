@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,9 @@ from tests.browser.conftest import (
     Pipeline,
     Watch,
     check_layout,
+    wait_healthy,
 )
-from tests.integration.stack import REDIS_URL, ROOT
+from tests.integration.stack import AUTH_TOKEN, REDIS_URL, ROOT, Service, free_port
 from tests.speech import word_error_rate
 
 pytestmark = [
@@ -92,9 +94,16 @@ def test_a_spoken_question_is_heard_answered_and_played_to_the_end(
 ) -> None:
     watch = open_watch(voice(QUESTION))
     watch.wait_state("idle")
-    # hello: protocol 2, the browser's language (BCP-47) and time zone; the session kept.
+    # hello: protocol 2, the pairing token, the browser's language (BCP-47) and time
+    # zone; the session kept.
     assert watch.sent("hello") == [
-        {"type": "hello", "protocol": 2, "language": "de-DE", "timezone": "Europe/Berlin"}
+        {
+            "type": "hello",
+            "protocol": 2,
+            "token": AUTH_TOKEN,
+            "language": "de-DE",
+            "timezone": "Europe/Berlin",
+        }
     ]
     session = watch.received("hello")[0]["session_id"]
     assert watch.page.evaluate("localStorage.getItem('uhrwerk.session')") == session
@@ -445,3 +454,70 @@ def test_an_english_browser_gets_english_texts(open_watch: OpenWatch) -> None:
     assert watch.text("#new") == "New conversation"
     assert watch.sent("hello")[0]["language"] == "en-US"
     watch.screenshot("idle-english")
+
+
+def start_gateway(pipeline: Pipeline, name: str, **env: str) -> tuple[Service, str]:
+    """A second gateway on the pipeline, with its own limits: its service and page URL."""
+    port = free_port()
+    service = pipeline.stack.start(
+        "gateway", name, GATEWAY_PORT=str(port), GATEWAY_ID=name, REPLY_QUEUE_EXPIRES_S="10", **env
+    )
+    wait_healthy(service, port)
+    return service, f"http://127.0.0.1:{port}/?" + urllib.parse.urlencode({"token": AUTH_TOKEN})
+
+
+def test_an_idle_page_is_closed_and_connects_again_when_it_is_used(
+    open_watch: OpenWatch, pipeline: Pipeline
+) -> None:
+    gateway, url = start_gateway(pipeline, "idle", IDLE_TIMEOUT_S="3")
+    try:
+        watch = open_watch()
+        watch.page.goto(url)
+        watch.wait("window.uhrwerk.connects === 1")
+        opened = len(watch.sockets)
+        asleep = "document.getElementById('note').textContent.startsWith('Verbindung nach')"
+        watch.wait(asleep, 10)
+        assert watch.state() == "connecting"
+        assert watch.text("#note") == (
+            "Verbindung nach längerer Ruhe getrennt. Tippen verbindet wieder."
+        )
+        watch.screenshot("asleep")
+        time.sleep(3)  # after any other close the first attempt would come within 0.6 s
+        assert len(watch.sockets) == opened
+        ask(watch, "Wie spät ist es?")  # typed while asleep: connects, then sends it
+        watch.wait("window.uhrwerk.turns >= 1", TURN_S)
+        assert len(watch.sockets) == opened + 1 and watch.hooks()["connects"] == 2
+        assert watch.sent("text") == [{"type": "text", "message": "Wie spät ist es?"}]
+        assert watch.page.input_value("#question") == ""
+        assert_played_to_the_end(watch, last_turn(watch))  # never cut off by the close
+        watch.wait(asleep, 15)  # and, unused again, closed again
+        assert watch.state() == "connecting"
+        assert not watch.errors
+    finally:
+        gateway.stop()
+
+
+def test_a_page_over_the_connection_limit_shows_why_and_gets_in_later(
+    open_watch: OpenWatch, pipeline: Pipeline
+) -> None:
+    gateway, url = start_gateway(pipeline, "full", MAX_CONNECTIONS_PER_IDENTITY="1")
+    try:
+        first = open_watch()
+        first.page.goto(url)
+        first.wait("window.uhrwerk.connects === 1")
+        second = open_watch()
+        second.page.goto(url)
+        second.wait("document.getElementById('note').textContent.includes('Neuer Versuch')", 10)
+        note = second.text("#note")
+        assert note.startswith(
+            "Zu viele offene Verbindungen. Bitte schließe andere Fenster mit Uhrwerk. "
+            "Keine Verbindung. Neuer Versuch in "
+        )
+        assert int(note.rsplit(" in ", 1)[1].split("\u00a0")[0]) >= 3  # waits longer
+        assert [f["code"] for f in second.received("error")] == ["too_many_connections"]
+        second.screenshot("refused")
+        first.page.close()  # the other window closed: the next attempt gets in
+        second.wait("window.uhrwerk.connects === 1", 45)
+        assert second.state() == "idle" and second.text("#note") == ""
+    finally:
+        gateway.stop()
