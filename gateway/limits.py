@@ -130,6 +130,8 @@ class Ticket:
     """Closes the connection (used when it has been idle too long)."""
     busy: Callable[[], bool] = lambda: False
     """True while the connection waits for an answer: it is not idle then."""
+    waited: bool = False
+    """The sweeper saw it waiting: once the answer is in, its idle time starts anew."""
     gone: Callable[[], bool] = lambda: False
     """True once the socket is closed: a ticket its handler failed to release (an
     exception on an early path) is released by the sweeper, so no count leaks."""
@@ -207,9 +209,10 @@ def _add(counts: dict[str, int], key: str, delta: int) -> None:
 
 
 class IdleSweeper:
-    """Closes connections that sent nothing for `timeout_s` and wait for no answer
-    (0: never), and releases tickets whose socket is gone. One that was waiting longer
-    than that for its answer is closed at the first round after the answer.
+    """Closes connections that sent nothing and had no answer for `timeout_s` (0:
+    never), and releases tickets whose socket is gone. Waiting for an answer is not
+    idleness; the idle time of one that waited starts when its answer is in (to
+    within a round).
 
     One task looks at every connection a few times per timeout (O(connections) each
     round, a few microseconds per connection) instead of a timer per connection that
@@ -236,7 +239,12 @@ class IdleSweeper:
             elif self.timeout_s <= 0 or now - ticket.last_frame < self.timeout_s:
                 continue
             elif ticket.busy():  # asked only of the few old enough: it costs more
-                continue  # waiting for an answer is not idleness
+                ticket.waited = True  # waiting for an answer is not idleness
+            elif ticket.waited:
+                # Its answer came since the last round: idle from now, so a page is not
+                # closed while it still plays a long answer.
+                ticket.waited = False
+                ticket.last_frame = now
             else:
                 ticket.last_frame = math.inf  # closing: not reported again
                 found.append(ticket)
@@ -406,7 +414,7 @@ class Admission:
     ) -> Ticket | Refusal:
         """Count a new connection in (`identity` empty while unknown), or the refusal
         to send before closing it."""
-        ticket = Ticket(identity, address, self.clock(), close, busy, gone)
+        ticket = Ticket(identity, address, self.clock(), close, busy=busy, gone=gone)
         refusal = self.connections.admit(ticket)
         if refusal is not None:
             log.warning(

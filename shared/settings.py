@@ -100,8 +100,8 @@ class GatewaySettings(CommonSettings):
     question_burst: int = Field(10, ge=1)
     """Questions an identity may ask in quick succession before the rate applies."""
     idle_timeout_s: float = Field(300.0, ge=0)
-    """A connection that sent no frame for this long (and waits for no answer) is
-    closed with code 4408; 0: never."""
+    """A connection that sent no frame and had no answer for this long is closed with
+    code 4408; 0: never."""
     overload_queue_depth: int = Field(20, ge=0)
     """Ready messages in a work queue at which new turns get `overloaded` at once
     instead of waiting into their timeout; 0: never."""

@@ -313,6 +313,20 @@
   }
 
   function onDisconnected(code) {
+    if (code === IDLE_CLOSE && !unpaired) {
+      // Closed for idleness (nothing asked for a while): an answer still playing plays
+      // to its end, and the page connects again only when it is used (a tap, a typed
+      // question, the page shown again) instead of at once.
+      ws = null;
+      ready = false;
+      unnamed = 0;
+      discardRecording();
+      asleep = true;
+      attempt = 0;
+      showNote(T.asleep);
+      if (!turn.active) setState("connecting");
+      return;
+    }
     const wasBusy = turn.active || recording !== null;
     // A question the gateway took but never answered: ask for its answer after the
     // reconnect (any gateway can give it; see the README's `resume`).
@@ -324,15 +338,6 @@
     endTurn();
     stopPlayback();
     if (unpaired) return; // stays on its explanation until opened with a token
-    if (code === IDLE_CLOSE) {
-      // Nothing asked for a while: stay disconnected until the page is used again (a
-      // tap, a typed question, the page shown again) instead of reconnecting at once.
-      asleep = true;
-      attempt = 0;
-      setState("connecting");
-      showNote(T.asleep);
-      return;
-    }
     if (code === TRY_AGAIN_LATER) attempt = Math.max(attempt, REFUSED_ATTEMPT);
     const reason = code === TRY_AGAIN_LATER && refusal ? `${refusal} ` : "";
     refusal = "";
@@ -631,7 +636,7 @@
       if (turn.done) {
         endTurn();
         hooks.turns += 1;
-        setState("idle");
+        setState(asleep ? "connecting" : "idle");
       } else if (state === "speaking") {
         setState("thinking"); // the next sentence is still on its way
       }
@@ -655,6 +660,10 @@
     interrupt();
     showNote("");
     if (!connected()) {
+      if (asleep) {
+        afterConnect = "listen"; // listens once connected again
+        reconnectNow();
+      }
       showNote(T.offline);
       return;
     }

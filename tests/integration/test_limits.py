@@ -181,10 +181,10 @@ async def test_idle_connections_are_closed_but_not_while_talking_or_waiting(
         reply = await receive(waiting, timeout=10)
         assert reply["text_response"].startswith("Du sagtest: Dauert das?")
         answered = time.monotonic()
-        # Silent for longer than the timeout: closed as soon as it has its answer.
+        # Silent for longer than the timeout, but its idle time starts with the answer.
         closing = await waiting.receive(timeout=5)
         assert waiting.close_code == IDLE_CLOSE
-        assert time.monotonic() - answered < 0.5
+        assert 1.0 <= time.monotonic() - answered < 2.0
         assert not talking.done() and not chatty.closed  # frames every 0.3 s keep it open
         talking.cancel()
         with contextlib.suppress(asyncio.CancelledError):

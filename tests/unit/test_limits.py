@@ -133,7 +133,12 @@ def test_the_sweeper_finds_idle_connections_once_and_spares_busy_ones() -> None:
     clock.now += 30
     assert sweeper.idle() == []  # still waiting for its answer
     answered = True
-    assert sweeper.idle() == [waiting]  # silent for 90 s and nothing to wait for
+    assert sweeper.idle() == []  # its answer is in: idle from now
+    clock.now += 59
+    talking.last_frame = clock.now
+    assert sweeper.idle() == []
+    clock.now += 1
+    assert sweeper.idle() == [waiting]
     assert sweeper.interval_s == 5.0
 
 
