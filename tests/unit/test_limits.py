@@ -16,10 +16,12 @@ from gateway.limits import (
     Refusal,
     Ticket,
 )
+from gateway.protocol import Limits, recording
 from shared.contracts import Stage
-from shared.errors import ErrorCode
+from shared.errors import ErrorCode, PipelineError
 from shared.settings import GatewaySettings
 from shared.topology import Topology
+from tests.fakes.audio import webm_opus
 
 
 class Clock:
@@ -192,3 +194,17 @@ def test_the_refusal_frames_carry_code_sentence_and_retry_after() -> None:
     assert "type" not in one  # protocol 1's shape
     full = json.loads(frames.refused(ErrorCode.TOO_MANY_CONNECTIONS, 2))
     assert full["code"] == "too_many_connections" and "retry_after" not in full
+
+
+def test_a_recording_over_the_byte_limit_is_too_large_before_it_is_probed() -> None:
+    clip = webm_opus("Hallo", seconds=1.0)
+    limits = Limits(max_audio_bytes=len(clip) - 1)
+    with pytest.raises(PipelineError) as caught:
+        recording(clip, limits)
+    assert caught.value.code is ErrorCode.TOO_LARGE
+    assert caught.value.message.startswith("Die Aufnahme ist zu groß (höchstens ")
+    garbage = bytes(5_000_000)  # not even WebM: the size decides first
+    with pytest.raises(PipelineError) as caught:
+        recording(garbage, Limits())
+    assert caught.value.message == "Die Aufnahme ist zu groß (höchstens 4,2 MB)."
+    assert recording(clip, Limits(max_audio_bytes=len(clip))).info.duration_s > 0.9
