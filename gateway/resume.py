@@ -85,7 +85,9 @@ class Resumer:
             protocol=protocol,
             voice=stored.voice,
         )
-        self.pending.add(turn, max(remaining_s, POLL_S))
+        # A complete answer is sent now, whatever its deadline was (a sending that takes
+        # long must not be cut by a timeout); a running one is waited for until its own.
+        self.pending.add(turn, self.turn_timeout_s if stored.complete else remaining_s)
         if protocol >= 2:
             await client.send(frames.turn(turn_id, resumed=True))
         log.info(

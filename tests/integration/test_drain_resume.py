@@ -19,12 +19,13 @@ import aiohttp
 import pytest
 
 from shared.redis_client import redis_client
+from shared.results import ResultStore
 from shared.tokens import TokenStore
 from shared.topology import Topology
 from tests.fakes.audio import mp3_duration
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import SECONDS_PER_CHAR
-from tests.integration.stack import AMQP_URL, REDIS_URL, Service, Stack, ws_url
+from tests.integration.stack import AMQP_URL, AUTH_IDENTITY, REDIS_URL, Service, Stack, ws_url
 from tests.integration.test_pipeline import assert_silent
 from tests.integration.test_streaming import frame, sentences_of, until_done
 
@@ -265,6 +266,15 @@ async def test_resume_of_an_unknown_turn_or_of_another_identitys_turn_is_refused
     refused = await frame(stranger)
     assert (refused["code"], refused["turn_id"]) == ("unknown_turn", turn_id)
     await assert_silent(stranger, 0.5)
+
+    # A turn that was taken but never finished, past its deadline: `timeout`.
+    lost = "e" * 32
+    await ResultStore(redis_client(REDIS_URL), stack.prefix, 60).begin(
+        lost, AUTH_IDENTITY, "s" * 22, int((time.time() - 1) * 1000), voice=False
+    )
+    await send(owner, {"type": "resume", "turn_id": lost})
+    expired = await frame(owner)
+    assert (expired["code"], expired["turn_id"]) == ("timeout", lost)
 
     # The identity that asked gets it again, on a new connection, like the first time.
     again = await watch(http, port)
