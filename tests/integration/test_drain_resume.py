@@ -31,7 +31,7 @@ from tests.integration.test_streaming import frame, sentences_of, until_done
 
 pytestmark = [pytest.mark.broker, pytest.mark.integration]
 
-GATEWAY_IDS = ("drain-a", "drain-b", "drain-c", "kill-e", "kill-f", "resume-g")
+GATEWAY_IDS = ("drain-a", "drain-b", "drain-c", "drain-d", "kill-e", "kill-f", "resume-g")
 
 ANSWER = "Der Bodensee ist groß. Er liegt an drei Ländern. Sein Wasser trinken viele."
 SENTENCES = ["Der Bodensee ist groß.", "Er liegt an drei Ländern.", "Sein Wasser trinken viele."]
@@ -185,6 +185,24 @@ async def test_a_drain_that_runs_out_fails_the_rest_and_they_are_resumed_elsewhe
     assert frames[-1]["text_response"] == ANSWER
     await assert_silent(again, 1.0)
     await again.close()
+
+
+async def test_a_second_sigterm_ends_the_drain_at_once(
+    stack: Stack, gemini_fake: FakeGemini, http: aiohttp.ClientSession
+) -> None:
+    service, port = stack.start_gateway("drain-d", GATEWAY_ID="drain-d", GATEWAY_DRAIN_S="60")
+    gemini_fake.delay_s = 5.0
+    ws = await watch(http, port, protocol="2")
+    await send(ws, {"type": "text", "message": "Eine lange Frage"})
+    turn_id = (await frame(ws))["turn_id"]
+    stopped = time.monotonic()
+    service.process.send_signal(signal.SIGTERM)
+    await logged(service, "gateway draining")
+    service.process.send_signal(signal.SIGTERM)
+    failed = await frame(ws, timeout=5)
+    assert (failed["code"], failed["turn_id"]) == ("shutting_down", turn_id)
+    assert await closed_with(ws) == 1001
+    exited_within(service, 3.0, stopped)  # not the 60 s of GATEWAY_DRAIN_S
 
 
 async def test_a_watch_resumes_its_turn_on_another_gateway_after_a_sigkill(
