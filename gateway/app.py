@@ -286,7 +286,9 @@ class Gateway:
         protocol = request.query.get("protocol", "1")
         if protocol not in ("1", "2"):
             raise web.HTTPBadRequest(
-                text=frames.error(ErrorCode.INVALID_FIELD, "'protocol' muss 1 oder 2 sein."),
+                text=frames.error(
+                    ErrorCode.INVALID_FIELD, "Der Parameter 'protocol' muss 1 oder 2 sein."
+                ),
                 content_type="application/json",
             )
         # Frames up to 4x the limit are read and answered with an error; larger ones
