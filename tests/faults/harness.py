@@ -305,7 +305,9 @@ def table(figures: list[Figures]) -> str:
         answered = f"{f.answered}" + (f" ({f.resumed} by resume)" if f.resumed else "")
         with_gateway = f"{f.lost_with_gateway + f.unnumbered}"
         if f.unnumbered:
-            with_gateway += f" ({f.unnumbered} not yet numbered)"
+            with_gateway += (
+                f" ({f.unnumbered} not yet numbered, {f.unnumbered_protocol_1} on protocol 1)"
+            )
         lines.append(
             f"| {f.scenario} | {f.watches} | {f.turns} | {answered} | {f.errors_text()} "
             f"| {f.lost} | {with_gateway} | {f.duplicates} | {f.drops} | {recovery} "

@@ -6,12 +6,15 @@ code, or lost (nothing within `lost_after_s`). Anything a watch gets for a quest
 has already ended is a duplicate. A connection that closes without the watch closing it
 is a drop; the watch then reconnects to the next gateway in its list with its session,
 and asks for the answer of the question it was waiting for with `resume`. Those
-questions are counted apart: answered through resume, or lost with the gateway.
+questions are counted apart: answered through resume, lost with the gateway, or
+"unnumbered" when the watch never learnt the turn's id and has nothing to resume.
 
-Most watches speak protocol 2 (every frame names its turn); every fourth speaks the
-seed's protocol 1, whose replies are matched to questions by their text (the fake
-model repeats the question). Every other watch alternates typed and spoken questions
-(a WebM/Opus clip that carries its words for the fake Speech server).
+Watch i starts on gateway i mod 2. Most watches speak protocol 2 (every frame names its
+turn); every fourth (i = 2, 6, …, so on the first gateway) speaks the seed's protocol 1,
+whose replies are matched to questions by their text (the fake model repeats the
+question) and which learns a turn's id only with its answer. The odd ones alternate
+typed and spoken questions (a WebM/Opus clip that carries its words for the fake
+Speech server).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Question:
     """One question and what became of it."""
 
     watch: int
+    protocol: int
     text: str
     spoken: bool
     asked: float
@@ -133,7 +137,7 @@ class Watch:
         self.record = record
         self.shape = shape
         self.http = http
-        self.protocol = 1 if index % 4 == 3 else 2
+        self.protocol = 1 if index % 4 == 2 else 2
         self.speaks = self.protocol == 2 and index % 2 == 1
         self.session_id = f"faults-watch-{index:03d}-{random.getrandbits(64):016x}"
         self.clip_words = f"Gerät {index} spricht"
@@ -203,7 +207,7 @@ class Watch:
         self.count += 1
         spoken = self.speaks and self.count % 2 == 0
         text = self.clip_words if spoken else f"Gerät {self.index} Frage {self.count}"
-        return Question(self.index, text, spoken, time.monotonic(), gateway.name)
+        return Question(self.index, self.protocol, text, spoken, time.monotonic(), gateway.name)
 
     async def _ask(
         self, ws: aiohttp.ClientWebSocketResponse, question: Question, reader: asyncio.Task[None]
@@ -357,6 +361,8 @@ class Figures:
     """Dropped with a killed gateway and not brought back by `resume`."""
     unnumbered: int
     """Dropped with a killed gateway before it had a turn id: nothing to resume."""
+    unnumbered_protocol_1: int
+    """Of those, asked in protocol 1, which learns a turn's id only with its answer."""
     resumed: int
     duplicates: int
     wrong: int
@@ -390,6 +396,9 @@ class Figures:
             lost=outcomes["lost"],
             lost_with_gateway=outcomes["lost_with_gateway"],
             unnumbered=outcomes["unnumbered"],
+            unnumbered_protocol_1=sum(
+                1 for q in record.questions if q.outcome == "unnumbered" and q.protocol == 1
+            ),
             resumed=outcomes["resumed"],
             duplicates=len(record.duplicates),
             wrong=len(record.wrong),
