@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test test-quick lint bench faults compose-check cert clean
+.PHONY: install run demo test test-quick lint bench faults compose-check compose-up compose-down compose-test cert clean
 
 install: $(STAMP)
 
@@ -71,6 +71,19 @@ faults: install
 # GATEWAY_TLS_KEY=certs/gateway.key make run serves the watch page over HTTPS.
 cert:
 	bash scripts/make-cert.sh certs
+
+# The compose stack built and run here with podman (no Docker, no registry needed):
+# scripts/compose/stack.sh explains how. The gateway listens on 127.0.0.1:8080.
+compose-up: install
+	scripts/compose/stack.sh up
+
+compose-down:
+	scripts/compose/stack.sh down
+
+# Up (cached builds), the end-to-end tests against it, down again whatever happened.
+compose-test: install
+	scripts/compose/stack.sh up
+	scripts/compose/stack.sh test; status=$$?; scripts/compose/stack.sh down; exit $$status
 
 compose-check:
 	docker-compose -f docker-compose.yml config --quiet

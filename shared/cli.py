@@ -22,6 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
+from shared import mp3
 from shared.history import HistoryStore, HistoryUnavailable, history_limits
 from shared.redis_client import redis_client
 from shared.settings import CommonSettings, GatewaySettings
@@ -228,8 +229,11 @@ async def ask_command(args: argparse.Namespace) -> int:
         return 1
     print(f"transcript: {reply.get('transcript', '')}")
     print(f"answer:     {reply['text_response']}")
-    args.output.write_bytes(base64.b64decode(reply["audio_base64"]))
-    print(f"audio:      {args.output} ({reply.get('timings', {}).get('total', '?')} ms)")
+    audio = base64.b64decode(reply["audio_base64"])
+    args.output.write_bytes(audio)
+    total = reply.get("timings", {}).get("total", "?")
+    print(f"audio:      {args.output} ({mp3.duration_s(audio):.1f} s of speech)")
+    print(f"answered in {total} ms")
     return 0
 
 

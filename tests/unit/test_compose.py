@@ -93,3 +93,37 @@ def test_compose_passes_the_static_token_to_the_gateway() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("compose-token-0123456789") == 1
+
+
+@needs_compose
+def test_local_override_builds_nothing_and_mounts_the_models_read_only() -> None:
+    """scripts/compose/compose.local.yml, the podman harness's override: local images
+    for every service, the host's models mounted read-only where the workers look."""
+    local = "scripts/compose/compose.local.yml"
+    result = subprocess.run(
+        ["docker-compose", "-f", "docker-compose.yml", "-f", local, "config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+        env={"UHRWERK_MODELS": "/srv/models", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    yaml = pytest.importorskip("yaml")
+    services = yaml.safe_load(result.stdout)["services"]
+    assert all(s["image"].startswith("localhost/") for s in services.values())
+    for name in ("gateway", "stt_worker", "llm_worker", "tts_worker"):
+        assert "/srv/models:/models:ro" in services[name]["volumes"]
+        model = services[name]["environment"]["LLM_LOCAL_MODEL"]
+        assert model.startswith("/models/") and model.endswith(".gguf")
+
+
+def test_healthchecks_have_no_argument_with_a_space() -> None:
+    """podman's Docker-compatible API splits healthcheck arguments at spaces."""
+    yaml = pytest.importorskip("yaml")
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    tests = [s["healthcheck"]["test"] for s in services.values() if "healthcheck" in s]
+    assert len(tests) >= 3
+    for test in tests:
+        assert test[0] == "CMD" and not any(" " in arg for arg in test[1:]), test

@@ -1,0 +1,188 @@
+"""End to end against the compose stack that `make compose-up` started (podman here,
+Docker elsewhere): `make compose-test`. The stack runs the offline default, so these
+are real answers from the packaged models, reached through the published port.
+
+Deselected from `make test` (pyproject's addopts: not compose); they need
+UHRWERK_COMPOSE_URL and UHRWERK_TOKEN, which scripts/compose/stack.sh sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.fakes.audio import mp3_duration
+from tests.speech import spoken_webm
+
+pytestmark = pytest.mark.compose
+
+URL = os.environ.get("UHRWERK_COMPOSE_URL", "")
+TOKEN = os.environ.get("UHRWERK_TOKEN", "")
+STACK = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "compose", "stack.sh")
+TURN_S = 120.0
+"""Generous: the offline models on two cores, several turns queued behind each other."""
+
+
+@pytest.fixture(autouse=True)
+def needs_stack() -> None:
+    if not URL or not TOKEN:
+        pytest.fail("UHRWERK_COMPOSE_URL and UHRWERK_TOKEN unset: run `make compose-test`")
+
+
+def url(**query: str) -> str:
+    return URL + "?" + "&".join(f"{k}={v}" for k, v in {"token": TOKEN, **query}.items())
+
+
+async def receive_json(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    message = await ws.receive(timeout=TURN_S)
+    assert message.type is aiohttp.WSMsgType.TEXT, message
+    frame: dict[str, Any] = json.loads(message.data)
+    return frame
+
+
+async def ask(ws: aiohttp.ClientWebSocketResponse, frame: dict[str, Any]) -> dict[str, Any]:
+    await ws.send_str(json.dumps(frame))
+    return await receive_json(ws)
+
+
+def spoken(text: str) -> dict[str, Any]:
+    clip = spoken_webm(text, "de-DE")
+    return {"type": "audio", "data": base64.b64encode(clip).decode(), "format": "webm"}
+
+
+async def test_typed_question_gets_the_clock_in_the_seed_protocol() -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(url()) as ws:
+        reply = await ask(ws, {"type": "text", "message": "Wie spät ist es?"})
+    assert "error" not in reply, reply
+    assert re.search(r"\d|Uhr", reply["text_response"]), reply["text_response"]
+    assert mp3_duration(base64.b64decode(reply["audio_base64"])) > 0.5
+
+
+async def test_spoken_question_is_heard_and_answered() -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(url()) as ws:
+        reply = await ask(ws, spoken("Was ist die Hauptstadt von Frankreich?"))
+    assert "error" not in reply, reply
+    assert "frankreich" in reply["transcript"].lower(), reply
+    assert "paris" in reply["text_response"].lower(), reply
+    assert mp3_duration(base64.b64decode(reply["audio_base64"])) > 0.5
+
+
+async def test_memory_survives_a_reconnect() -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(url()) as ws:
+            hello = await ask(ws, {"type": "hello"})
+            session_id = hello["session_id"]
+            first = await ask(
+                ws, {"type": "text", "message": "Ich heiße Amelie. Merk dir das bitte."}
+            )
+            assert "error" not in first, first
+        async with session.ws_connect(url(session=session_id)) as ws:
+            second = await ask(ws, {"type": "text", "message": "Wie heiße ich?"})
+    assert "amelie" in second["text_response"].lower(), second
+
+
+async def test_protocol_2_streams_sentences_with_their_audio() -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(url(protocol="2")) as ws:
+        await ws.send_str(
+            json.dumps(
+                {"type": "text", "message": "Erzähl mir in zwei Sätzen etwas über den Mond."}
+            )
+        )
+        turn = await receive_json(ws)
+        assert turn["type"] == "turn", turn
+        sentences: list[str] = []
+        while True:
+            frame = await receive_json(ws)
+            if frame["type"] == "done":
+                break
+            assert frame["type"] == "sentence", frame
+            assert frame["seq"] == len(sentences)
+            audio = await ws.receive(timeout=TURN_S)
+            assert audio.type is aiohttp.WSMsgType.BINARY
+            assert mp3_duration(audio.data) > 0.2
+            sentences.append(frame["text"])
+    assert sentences, "no sentence before done"
+    assert frame["text_response"] == " ".join(sentences) or all(
+        s in frame["text_response"] for s in sentences
+    )
+    assert frame["timings"]["first_audio"] <= frame["timings"]["total"]
+
+
+def compose(*args: str) -> str:
+    return subprocess.run(
+        [STACK, *args], check=True, capture_output=True, text=True, timeout=600
+    ).stdout
+
+
+def container_pid(name: str) -> int:
+    inspect = ["podman", "inspect", "--format", "{{.State.Pid}}", name]
+    return int(subprocess.run(inspect, check=True, capture_output=True, text=True).stdout)
+
+
+def turns_by_replica(service: str) -> Counter[str]:
+    """Finished turns per container of `service`, from their logs ("turn stage done")."""
+    project = os.environ.get("COMPOSE_PROJECT", "uhrwerk")
+    names = subprocess.run(
+        [
+            "podman",
+            "ps",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            f"label=com.docker.compose.project={project}",
+            "--filter",
+            f"label=com.docker.compose.service={service}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    counts: Counter[str] = Counter()
+    for name in names:
+        logs = subprocess.run(  # the services log to stderr
+            ["podman", "logs", name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ).stdout
+        counts[name] = logs.count('"turn stage done"')
+    return counts
+
+
+async def test_three_stt_replicas_share_a_burst_and_a_killed_one_loses_nothing() -> None:
+    await asyncio.to_thread(compose, "scale", "stt_worker", "3")
+    try:
+        before = await asyncio.to_thread(turns_by_replica, "stt_worker")
+        assert len(before) == 3, before
+        questions = ["Wie spät ist es?", "Welcher Tag ist heute?", "Wie viel ist zwei plus drei?"]
+        clips = [spoken(q) for q in questions]
+
+        async def one(i: int) -> dict[str, Any]:
+            async with aiohttp.ClientSession() as session, session.ws_connect(url()) as ws:
+                return await ask(ws, clips[i % len(clips)])
+
+        # 9: under the default cap of 10 connections per identity (all share a token).
+        burst = [asyncio.create_task(one(i)) for i in range(9)]
+        await asyncio.sleep(1.0)
+        victim = sorted(before)[0]
+        # SIGKILL from outside, as a crash or the OOM killer would (`podman kill` counts
+        # as a stop by hand, after which `restart: unless-stopped` does not restart it).
+        os.kill(await asyncio.to_thread(container_pid, victim), signal.SIGKILL)
+        started = time.monotonic()
+        replies = await asyncio.gather(*burst)
+        after = await asyncio.to_thread(turns_by_replica, "stt_worker")
+    finally:
+        await asyncio.to_thread(compose, "scale", "stt_worker", "1")
+    assert all("error" not in r for r in replies), [r for r in replies if "error" in r]
+    assert all(r["transcript"] for r in replies)
+    served = {name: after[name] - before.get(name, 0) for name in after}
+    assert sum(1 for n in served.values() if n > 0) >= 2, served
+    assert time.monotonic() - started < TURN_S
