@@ -99,6 +99,7 @@ images() {
   code=$(cat "$wheels"/uhrwerk-*.whl | sha256sum | cut -c1-16)
   podman build --quiet --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg DEPS_HASH="$deps" \
     --build-arg CODE_HASH="$code" -t localhost/uhrwerk:local "$CACHE/context" >/dev/null
+  podman image prune --force >/dev/null  # the untagged images earlier builds left
 }
 
 token() {
