@@ -134,7 +134,7 @@ def make_handler(
         if settings.local_intents:
             local = intents.answer(turn.text, now, language)
             if local is not None:
-                log.info("answered from the clock", intent=local.intent.value)
+                log.info("answered without the model", intent=local.intent.value)
                 return Answer(local.language, local.intent.value, one(local.text))
         prompt = Prompt(
             system=instruction(settings, model.grounded, language),

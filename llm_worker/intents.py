@@ -1,4 +1,5 @@
-"""Questions that need no model: the time, the date, the weekday, answered from the clock.
+"""Questions that need no model: the time, the date, the weekday, answered from the
+clock, and plain arithmetic (`llm_worker.arithmetic`), answered exactly.
 
 A watch is asked the time more than anything else, and a language model is the wrong
 tool for it: it has no clock, and a small one gets it wrong even when told. So before
@@ -15,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from llm_worker import clock
+from llm_worker import arithmetic, clock
 
 
 class Intent(StrEnum):
     TIME = "time"
     DATE = "date"
+    ARITHMETIC = "arithmetic"
 
 
 @dataclass(frozen=True)
@@ -183,15 +185,24 @@ def answer(question: str, now: datetime, language: str) -> LocalAnswer | None:
     its region ("en-GB") when the question is in that language."""
     found = match(question)
     if found is None:
-        return None
+        sum_ = arithmetic.answer(question)
+        if sum_ is None:
+            return None
+        text, lang = sum_
+        return LocalAnswer(Intent.ARITHMETIC, text, _tag(language, lang))
     intent, lang, days = found
-    tag = language if language.lower().startswith(lang) else ("de-DE" if lang == "de" else "en-US")
+    tag = _tag(language, lang)
     if intent is Intent.TIME:
         said = clock.time_of_day(now, lang)
         text = f"Es ist {said}." if lang == "de" else f"It's {said}."
         return LocalAnswer(intent, text, tag)
     day = now + timedelta(days=days)
     return LocalAnswer(intent, _date_sentence(day, days, lang), tag)
+
+
+def _tag(language: str, lang: str) -> str:
+    """The turn's language tag when the question is in it (keeps "en-GB"), else ours."""
+    return language if language.lower().startswith(lang) else ("de-DE" if lang == "de" else "en-US")
 
 
 def _date_sentence(day: datetime, days: int, lang: str) -> str:
