@@ -103,7 +103,9 @@ async def dead_letter(
     """Keep a failed input, as it came, in `<prefix>.<stage>.dead` with the reason."""
     headers = dict(message.headers or {})
     headers[DEAD_REASON_HEADER] = reason[:1000]
-    headers["x-uhrwerk-dead-at"] = time.time()
+    # Whole seconds, an integer: AMQP headers carry a Python float as 32 bits, which
+    # put today's time off by up to a minute.
+    headers["x-uhrwerk-dead-at"] = int(time.time())
     await dlx.publish(
         aio_pika.Message(
             bytes(message.body),

@@ -4,6 +4,8 @@ uhrwerk ask QUESTION | --audio FILE [--token T] [--url URL] ...
 uhrwerk history show SESSION [--identity ID] [--json]
 uhrwerk history clear SESSION [--identity ID]
 uhrwerk token create NAME [--replace] [--host HOST] | list | revoke NAME | first-run
+uhrwerk dlq list [STAGE] [--json] | show STAGE TURN_ID|--index N
+uhrwerk dlq replay STAGE TURN_ID|--all [--dry-run] [--deadline-s S]
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 import aiohttp
 
 from shared import mp3
+from shared.contracts import Stage
+from shared.dlq import dlq_command
 from shared.history import HistoryStore, HistoryUnavailable, history_limits
 from shared.redis_client import redis_client
 from shared.settings import CommonSettings, GatewaySettings
@@ -79,7 +83,32 @@ def build_parser() -> argparse.ArgumentParser:
     token_actions.add_parser(
         "first-run", help="make a first token when none exists (make run does this)"
     )
+    add_dlq_parser(commands)
     return parser
+
+
+def add_dlq_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`uhrwerk dlq`: the logic is in `shared.dlq`."""
+    stages = [stage.value for stage in Stage]
+    dlq = commands.add_parser("dlq", help="inspect and replay the dead-letter queues")
+    actions = dlq.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="counts per stage, or one stage's messages")
+    listing.add_argument("stage", nargs="?", choices=stages)
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    show = actions.add_parser("show", help="one message's headers and envelope as JSON")
+    show.add_argument("stage", choices=stages)
+    show.add_argument("turn_id", nargs="?", help="the turn's id (all its chunks)")
+    show.add_argument("--index", type=int, help="the message at this position, from 0")
+    replay = actions.add_parser("replay", help="send messages back to the stage's work queue")
+    replay.add_argument("stage", choices=stages)
+    replay.add_argument("turn_id", nargs="?", help="the turn's id (all its chunks)")
+    replay.add_argument("--all", action="store_true", help="every message in the queue")
+    replay.add_argument("--dry-run", action="store_true", help="say what would be replayed")
+    replay.add_argument(
+        "--deadline-s",
+        type=float,
+        help="the replayed turn's fresh deadline from now (default: TURN_TIMEOUT_S)",
+    )
 
 
 def pairing_urls(token: str, settings: GatewaySettings, host: str | None) -> list[str]:
@@ -243,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(ask_command(args))
     if args.command == "token":
         return asyncio.run(token_command(args, GatewaySettings()))
+    if args.command == "dlq":
+        return asyncio.run(dlq_command(args, CommonSettings()))
     return asyncio.run(history_command(args, CommonSettings()))
 
 

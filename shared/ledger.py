@@ -42,3 +42,8 @@ class TurnLedger:
             await self._redis.set(self._key(stage, turn_id, seq), b"1", ex=self._ttl_s)
         except RedisError as exc:
             log.warning("ledger unavailable, turn not marked done", error=str(exc))
+
+    async def forget(self, stage: str, turn_id: str, seq: int = 0) -> None:
+        """Remove the mark, so the chunk is done again (`uhrwerk dlq replay`); raises
+        `RedisError`, since a replay must not go out while the mark may still be there."""
+        await self._redis.delete(self._key(stage, turn_id, seq))
