@@ -338,7 +338,10 @@ def replay_message(
     extra = {
         k: v
         for k, v in headers.items()
-        if k not in DEAD_HEADERS and k not in (out.headers or {}) and k != REPLAYED_HEADER
+        if k not in DEAD_HEADERS
+        and not k.startswith(("x-first-death-", "x-last-death-"))
+        and k not in (out.headers or {})
+        and k != REPLAYED_HEADER
     }
     replayed = headers.get(REPLAYED_HEADER)
     count = replayed + 1 if isinstance(replayed, int) and not isinstance(replayed, bool) else 1

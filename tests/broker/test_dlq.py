@@ -283,3 +283,33 @@ async def test_a_copy_sent_by_a_replay_that_died_before_its_ack_is_removed_not_r
     await asyncio.sleep(0.3)
     assert await rig.count(rig.topology.queue(Stage.TTS)) == 0
     assert len(rig.calls) == 1
+
+
+async def test_a_message_the_broker_dead_lettered_after_its_delivery_limit_is_replayed(
+    rig: Rig,
+) -> None:
+    turn = AudioTurn(
+        turn_id=uuid.uuid4().hex,
+        session_id="dlq-session",
+        reply_to=rig.reply.name,
+        deadline_ms=int((time.time() + 10) * 1000),
+        audio=b"\x1a\x45\xdf\xa3 webm",
+    )
+    await rig.publisher.publish(turn)  # no stt worker: this test plays one that crashes
+    work = await rig.channel.get_queue(rig.topology.queue(Stage.STT), ensure=False)
+    while (message := await work.get(no_ack=False, fail=False)) is not None:
+        await message.nack(requeue=True)
+    await rig.wait_count(rig.topology.dead_queue(Stage.STT), 1)
+    (listed,) = await rig.listed("stt")
+    assert (listed["turn_id"], listed["reason_code"]) == (turn.turn_id, "delivery_limit")
+
+    code, out, err = await rig.cli("replay", "stt", "--all", "--deadline-s", "120")
+    assert code == 0, err
+    assert out.startswith(f"replayed\t{turn.turn_id}")
+    again = await rig.take(rig.topology.queue(Stage.STT))
+    replayed = decode(again, AudioTurn)
+    assert (replayed.turn_id, replayed.audio) == (turn.turn_id, turn.audio)
+    assert replayed.remaining() > 100
+    headers = again.headers or {}
+    assert "x-death" not in headers and headers["x-uhrwerk-replayed"] == 1
+    assert await rig.count(rig.topology.dead_queue(Stage.STT)) == 0
