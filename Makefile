@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python -m bench.language_detection
 	$(BIN)/python -m bench.offline_turns
 	$(BIN)/python -m bench.answer_quality
+	$(BIN)/python -m bench.pipeline
 
 # The fault suite's figures for the README: 16 watches under load while each worker,
 # a gateway, RabbitMQ and Redis fail and come back (its own RabbitMQ and Redis).

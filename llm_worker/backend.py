@@ -32,7 +32,8 @@ class LanguageModel(Backend, Protocol):
 
 
 def choose(settings: LlmSettings) -> str:
-    """ "google", "local" or "openai": `auto` takes Gemini where an API key is configured."""
+    """ "google", "local", "openai" or "null": `auto` takes Gemini where an API key is
+    configured."""
     if settings.llm_backend != "auto":
         return settings.llm_backend
     return "google" if settings.api_key else "local"
@@ -40,6 +41,10 @@ def choose(settings: LlmSettings) -> str:
 
 def build(settings: LlmSettings) -> LanguageModel:
     """The backend chosen by LLM_BACKEND."""
+    if choose(settings) == "null":
+        from llm_worker.null import NullModel
+
+        return NullModel()
     if choose(settings) == "google":
         from llm_worker.gemini import Gemini
 

@@ -43,6 +43,10 @@ def choose(settings: SttSettings) -> str:
 
 def build(settings: SttSettings) -> SpeechToText:
     """The backend chosen by STT_BACKEND. Call inside the running event loop."""
+    if choose(settings) == "null":
+        from stt_worker.null import NullSpeech
+
+        return NullSpeech()
     if choose(settings) == "google":
         from stt_worker.google import GoogleSpeech
 

@@ -22,6 +22,10 @@ def choose(settings: TtsSettings) -> str:
 
 def build(settings: TtsSettings) -> TextToSpeech:
     """The backend chosen by TTS_BACKEND. Call inside the running event loop."""
+    if choose(settings) == "null":
+        from tts_worker.null import NullTextToSpeech
+
+        return NullTextToSpeech()
     if choose(settings) == "google":
         from tts_worker.google import GoogleTextToSpeech
 
