@@ -45,7 +45,12 @@ from typing import Any
 
 import aio_pika
 import redis.asyncio as redis
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+)
 from redis.exceptions import RedisError
 
 from shared.broker import ROUTES
@@ -74,6 +79,10 @@ EVENT_TYPES: dict[Stage, type[Envelope]] = {stage: kind for kind, stage in ROUTE
 
 class DlqError(Exception):
     """An operator-facing failure: its text is printed as is."""
+
+
+class BrokerUnreachable(DlqError):
+    """RabbitMQ did not answer."""
 
 
 @dataclass(frozen=True)
@@ -262,7 +271,7 @@ async def open_dlq(settings: CommonSettings, stage: Stage) -> AsyncIterator[Dlq]
     try:
         connection = await aio_pika.connect(settings.amqp_url, timeout=10)
     except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as exc:
-        raise DlqError(f"RabbitMQ unreachable: {exc or type(exc).__name__}") from exc
+        raise BrokerUnreachable(f"RabbitMQ unreachable: {exc or type(exc).__name__}") from exc
     async with connection:
         # Confirms and mandatory routing: a replay returns only when the work queue has it.
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -282,9 +291,9 @@ async def counts(settings: CommonSettings) -> dict[Stage, int | None]:
         try:
             async with open_dlq(settings, stage) as dlq:
                 result[stage] = dlq.queue.declaration_result.message_count or 0
-        except DlqError as exc:
-            if "RabbitMQ unreachable" in str(exc):
-                raise
+        except BrokerUnreachable:
+            raise
+        except DlqError:
             result[stage] = None
     return result
 
@@ -358,77 +367,75 @@ async def replay(
     deadline_s: float | None = None,
 ) -> list[ReplayOutcome]:
     """Replay the messages of `turn_id` (None: all), in queue order."""
-    budget_s = deadline_s if deadline_s is not None else settings.turn_timeout_s
     client = redis_client(settings.redis_url)
-    ledger = TurnLedger(client, settings.topology_prefix)
     outcomes: list[ReplayOutcome] = []
     try:
         async with open_dlq(settings, stage) as dlq:
-            exchange = await dlq.channel.get_exchange(dlq.topology.exchange, ensure=False)
+            replayer = Replayer(
+                redis=client,
+                ledger=TurnLedger(client, settings.topology_prefix),
+                exchange=await dlq.channel.get_exchange(dlq.topology.exchange, ensure=False),
+                stage=stage,
+                prefix=settings.topology_prefix,
+                budget_s=deadline_s if deadline_s is not None else settings.turn_timeout_s,
+                dry_run=dry_run,
+            )
             for i, message in enumerate(await dlq.fetch()):
                 dead = describe(i, message, stage)
-                if turn_id is not None and dead.turn_id != turn_id:
-                    continue
-                outcomes.append(
-                    await _replay_one(
-                        client,
-                        ledger,
-                        exchange,
-                        stage,
-                        message,
-                        dead,
-                        dry_run,
-                        budget_s,
-                        settings.topology_prefix,
-                    )
-                )
+                if turn_id is None or dead.turn_id == turn_id:
+                    outcomes.append(await replayer.one(message, dead))
     finally:
         await client.aclose()
     return outcomes
 
 
-async def _replay_one(
-    client: redis.Redis,
-    ledger: TurnLedger,
-    exchange: aio_pika.abc.AbstractExchange,
-    stage: Stage,
-    message: AbstractIncomingMessage,
-    dead: DeadLetter,
-    dry_run: bool,
-    budget_s: float,
-    prefix: str,
-) -> ReplayOutcome:
-    if dead.event is None:
-        return ReplayOutcome(
-            dead, "refused", f"not a valid {stage.value} message: {dead.reason_detail}"
-        )
-    mark = replay_mark(stage, message, prefix)
-    try:
-        sent_before = bool(await client.exists(mark))
-    except RedisError as exc:
-        raise DlqError(f"Redis unavailable, no replay (the ledger must be cleared): {exc}") from exc
-    if sent_before:
-        if not dry_run:
+@dataclass(frozen=True)
+class Replayer:
+    """Sends dead copies of one stage back to its work queue, one at a time."""
+
+    redis: redis.Redis
+    ledger: TurnLedger
+    exchange: AbstractExchange
+    stage: Stage
+    prefix: str
+    budget_s: float
+    """The replayed turn's deadline, in seconds from the moment it is sent."""
+    dry_run: bool
+
+    async def one(self, message: AbstractIncomingMessage, dead: DeadLetter) -> ReplayOutcome:
+        if dead.event is None:
+            why = f"not a valid {self.stage.value} message: {dead.reason_detail}"
+            return ReplayOutcome(dead, "refused", why)
+        mark = replay_mark(self.stage, message, self.prefix)
+        try:
+            sent_before = bool(await self.redis.exists(mark))
+        except RedisError as exc:
+            raise DlqError(f"Redis unavailable, no replay (the ledger needs it): {exc}") from exc
+        if sent_before:
+            if self.dry_run:
+                return ReplayOutcome(dead, "would remove", "replayed before")
             await message.ack()
-        return ReplayOutcome(dead, "removed" if not dry_run else "would remove", "replayed before")
-    if dry_run:
-        return ReplayOutcome(dead, "would replay")
-    try:
-        # Otherwise the worker acks the replay as a duplicate of the turn it failed.
-        await ledger.forget(stage, dead.event.turn_id, dead.event.seq)
-    except RedisError as exc:
-        raise DlqError(f"Redis unavailable, no replay (the ledger must be cleared): {exc}") from exc
-    deadline_ms = int((time.time() + budget_s) * 1000)
-    await exchange.publish(
-        replay_message(message, dead.event, deadline_ms), routing_key=stage.value, mandatory=True
-    )
-    # Confirmed: the work queue has it. Remember that before the ack, so a replay that
-    # dies now leaves a copy the next replay removes instead of sending again.
-    # Without Redis now, the ack follows at once: only a crash in this instant doubles it.
-    with contextlib.suppress(RedisError):
-        await client.set(mark, b"1", ex=REPLAY_MARK_TTL_S)
-    await message.ack()
-    return ReplayOutcome(dead, "replayed")
+            return ReplayOutcome(dead, "removed", "replayed before")
+        if self.dry_run:
+            return ReplayOutcome(dead, "would replay")
+        try:
+            # Otherwise the worker acks the replay as a duplicate of the turn it failed.
+            await self.ledger.forget(self.stage, dead.event.turn_id, dead.event.seq)
+        except RedisError as exc:
+            raise DlqError(f"Redis unavailable, no replay (the ledger needs it): {exc}") from exc
+        deadline_ms = int((time.time() + self.budget_s) * 1000)
+        await self.exchange.publish(
+            replay_message(message, dead.event, deadline_ms),
+            routing_key=self.stage.value,
+            mandatory=True,
+        )
+        # Confirmed: the work queue has it. Remember that before the ack, so a replay
+        # that dies now leaves a copy the next replay removes instead of sending again.
+        # Without Redis now, the ack follows at once: only a crash in this instant doubles it.
+        with contextlib.suppress(RedisError):
+            await self.redis.set(mark, b"1", ex=REPLAY_MARK_TTL_S)
+        await message.ack()
+        return ReplayOutcome(dead, "replayed")
 
 
 def to_json(dead: DeadLetter) -> dict[str, Any]:
