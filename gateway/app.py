@@ -37,6 +37,7 @@ from gateway.protocol import (
 )
 from gateway.resume import Resumer
 from gateway.turns import PendingTurn, PendingTurns
+from shared import observe
 from shared.broker import Publisher, connect, open_channel
 from shared.contracts import AudioTurn, Envelope, Reply, TextTurn, decode
 from shared.errors import ContractError, ErrorCode, PipelineError
@@ -150,6 +151,10 @@ class Gateway:
         app = web.Application()
         app.router.add_get("/ws", self.websocket)
         app.router.add_get("/healthz", self.healthz)
+        # On the gateway's own port: one port to publish, and nothing on it that a watch
+        # could not already learn from /healthz (which shows the queue depths too).
+        app.router.add_get("/readyz", observe.readyz(self.readiness))
+        app.router.add_get("/metrics", self.metrics)
         self._add_page(app)
         app.on_startup.append(lambda _: self.start())
         app.on_cleanup.append(lambda _: self.stop())
@@ -252,6 +257,20 @@ class Gateway:
             closed=len(closing),
             ms=round((loop.time() - started) * 1000, 1),
         )
+
+    def readiness(self) -> dict[str, bool]:
+        """For /readyz: the broker connection is up and the gateway is not draining."""
+        connection = self._connection
+        broker = connection is not None and connection.connected.is_set()
+        return {"broker": broker, "accepting": not self.draining}
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """/metrics, with the gauges read now: open sockets and the last queue depths."""
+        observe.WATCHES.set(len(self._connections))
+        observe.QUEUE_DEPTH.clear()  # unknown while the broker cannot be asked
+        for stage, depth in self.admission.queues.depths.items():
+            observe.QUEUE_DEPTH.labels(stage.value).set(depth)
+        return await observe.metrics(request)
 
     async def healthz(self, _: web.Request) -> web.Response:
         broker_ok = self._connection is not None and not self._connection.is_closed

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway import frames
-from shared import mp3
+from shared import mp3, observe
 from shared.contracts import Reply
 from shared.errors import MESSAGES, ErrorCode
 from shared.logging import get_logger
@@ -141,6 +141,7 @@ class PendingTurns:
         if turn is None:
             return
         log.warning("turn timed out", turn_id=turn_id, session_id=turn.session_id)
+        observe.GATEWAY_TURNS.labels("timeout").inc()
         frame = frames.error(ErrorCode.TIMEOUT, turn_id=turn_id, protocol=turn.protocol)
         self._spawn(_quietly(turn.client.send(frame)))
         if self._on_failed is not None:
@@ -148,7 +149,8 @@ class PendingTurns:
 
     def fail(self, turn_id: str) -> None:
         """Forget a turn that could not be published (its error is sent by the caller)."""
-        self._finish(turn_id)
+        if self._finish(turn_id) is not None:
+            observe.GATEWAY_TURNS.labels("unpublished").inc()
 
     async def cancel(self, turn_id: str) -> PendingTurn | None:
         """Barge-in: end the turn now; nothing of it is sent after this returns. The
@@ -188,6 +190,7 @@ class PendingTurns:
 
     async def _fail(self, turn: PendingTurn, reply: Reply) -> None:
         self._finish(turn.turn_id)
+        observe.GATEWAY_TURNS.labels("failed").inc()
         turn.timings |= reply.timings
         turn.memory = reply.memory or turn.memory
         frame = frames.error(
@@ -216,10 +219,12 @@ class PendingTurns:
             return
         if turn.first_audio_ms is None:
             turn.first_audio_ms = turn.elapsed_ms()
+            observe.FIRST_AUDIO_SECONDS.observe(turn.first_audio_ms / 1000)
         frame = frames.sentence(turn.turn_id, reply.seq, reply.text)
         await _quietly(turn.client.send_with_audio(frame, reply.audio))
 
     async def _send_done(self, turn: PendingTurn) -> None:
+        observe.GATEWAY_TURNS.labels("delivered").inc()
         if turn.protocol < 2:
             audio = turn.audio[0] if len(turn.audio) == 1 else mp3.join(turn.audio)
             frame = frames.reply(turn.turn_id, turn.spoken(), audio, turn.transcript, turn.report())

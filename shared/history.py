@@ -21,6 +21,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from shared.cancel import CANCEL_TTL_S, cancel_key
+from shared.observe import HISTORY_OPERATIONS
 from shared.settings import CommonSettings
 
 TOMBSTONE_TTL_S = 3600
@@ -147,7 +148,9 @@ class HistoryStore:
                 pipe.expire(key, self.limits.ttl_s)
                 raw, _ = await pipe.execute()
         except RedisError as exc:
+            HISTORY_OPERATIONS.labels("load", "error").inc()
             raise HistoryUnavailable(str(exc)) from exc
+        HISTORY_OPERATIONS.labels("load", "ok").inc()
         return [Exchange(**json.loads(item)) for item in raw]
 
     async def append(
@@ -173,7 +176,9 @@ class HistoryStore:
                 ],
             )
         except RedisError as exc:
+            HISTORY_OPERATIONS.labels("append", "error").inc()
             raise HistoryUnavailable(str(exc)) from exc
+        HISTORY_OPERATIONS.labels("append", "ok").inc()
         return bool(added)
 
     async def forget_turn(self, identity: str, session_id: str, turn_id: str) -> int:
@@ -187,7 +192,9 @@ class HistoryStore:
                 args=[turn_id, TOMBSTONE_TTL_S],
             )
         except RedisError as exc:
+            HISTORY_OPERATIONS.labels("forget_turn", "error").inc()
             raise HistoryUnavailable(str(exc)) from exc
+        HISTORY_OPERATIONS.labels("forget_turn", "ok").inc()
         return int(removed)
 
     async def cancel_turn(self, identity: str, session_id: str, turn_id: str, sent: str) -> bool:
@@ -200,12 +207,17 @@ class HistoryStore:
                 args=[turn_id, sent, CANCEL_TTL_S],
             )
         except RedisError as exc:
+            HISTORY_OPERATIONS.labels("cancel_turn", "error").inc()
             raise HistoryUnavailable(str(exc)) from exc
+        HISTORY_OPERATIONS.labels("cancel_turn", "ok").inc()
         return bool(found)
 
     async def clear(self, identity: str, session_id: str) -> bool:
         """Forget the whole session; True if there was anything."""
         try:
-            return bool(await self.redis.delete(self.key(identity, session_id)))
+            cleared = bool(await self.redis.delete(self.key(identity, session_id)))
         except RedisError as exc:
+            HISTORY_OPERATIONS.labels("clear", "error").inc()
             raise HistoryUnavailable(str(exc)) from exc
+        HISTORY_OPERATIONS.labels("clear", "ok").inc()
+        return cleared

@@ -17,6 +17,7 @@ from typing import TypeVar
 from shared.breaker import Attempt, CircuitBreaker, State
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.logging import get_logger
+from shared.observe import BACKEND_CALLS, BACKEND_ERRORS
 
 log = get_logger(__name__)
 
@@ -84,6 +85,7 @@ async def call_with_retry(
             break
         timeout_s = min(attempt_timeout_s, remaining)
         admitted = breaker.admit()
+        BACKEND_CALLS.labels(what).inc()
         try:
             async with asyncio.timeout(timeout_s):
                 result = await call(timeout_s)
@@ -93,6 +95,7 @@ async def call_with_retry(
             last = exc
             category = ErrorCategory.TRANSIENT if isinstance(exc, TimeoutError) else classify(exc)
             detail = f"{what}: {type(exc).__name__}: {exc}"[:500]
+            BACKEND_ERRORS.labels(what, category.value).inc()
             _verdict(admitted, category, timeout_s < attempt_timeout_s, deadline, detail)
         finally:
             admitted.abandoned()  # cancelled: no verdict (a no-op after one)
@@ -113,10 +116,12 @@ async def run_local(
     """Run a blocking local-model call in a thread, one at a time under `lock` (the
     model gets both cores), bounded by the turn's deadline: TIMEOUT past it."""
     async with lock:
+        BACKEND_CALLS.labels(what).inc()
         try:
             async with asyncio.timeout(max(0.1, deadline - time.time())):
                 return await asyncio.to_thread(call, *args)
         except TimeoutError:
+            BACKEND_ERRORS.labels(what, ErrorCategory.TRANSIENT.value).inc()
             raise PipelineError(
                 ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, f"{what} ran past deadline"
             ) from None
@@ -146,6 +151,7 @@ async def stream_with_retry(
             break
         first_wait_s = min(attempt_timeout_s, remaining)
         admitted = breaker.admit()
+        BACKEND_CALLS.labels(what).inc()
         stream = open_stream(first_wait_s)
         started = False
         try:
@@ -165,6 +171,7 @@ async def stream_with_retry(
             last = exc
             category = ErrorCategory.TRANSIENT if isinstance(exc, TimeoutError) else classify(exc)
             detail = f"{what}: {type(exc).__name__}: {exc}"[:500]
+            BACKEND_ERRORS.labels(what, category.value).inc()
             _verdict(admitted, category, first_wait_s < attempt_timeout_s, deadline, detail)
             if started and time.time() >= deadline:
                 raise PipelineError(ErrorCode.TIMEOUT, ErrorCategory.TRANSIENT, detail) from exc

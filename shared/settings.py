@@ -50,6 +50,11 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     """`auto`: coloured console lines on a terminal, JSON lines otherwise."""
+    metrics_host: str = "0.0.0.0"
+    """Address a worker serves /metrics, /healthz and /readyz on."""
+    metrics_port: int = Field(0, ge=0, le=65535)
+    """Port of a worker's /metrics, /healthz and /readyz (defaults: stt 9101, llm 9102,
+    tts 9103); 0: none. The gateway serves them on GATEWAY_PORT."""
 
 
 class GoogleSettings(BaseSettings):
@@ -137,8 +142,9 @@ class GatewaySettings(CommonSettings):
 class SttSettings(CommonSettings, GoogleSettings):
     """The speech-to-text worker."""
 
-    stt_backend: Literal["auto", "google", "local"] = "auto"
-    """`auto`: Google where credentials are configured, the local Whisper otherwise."""
+    stt_backend: Literal["auto", "google", "local", "null"] = "auto"
+    """`auto`: Google where credentials are configured, the local Whisper otherwise;
+    `null`: a fixed transcript without work (only for `bench.pipeline`)."""
     stt_language: str = "de-DE"
     """BCP-47 language of the speech, or `auto`: detect it per turn among STT_LANGUAGES.
     A turn whose session named a language (`hello`) is heard in that one."""
@@ -153,14 +159,16 @@ class SttSettings(CommonSettings, GoogleSettings):
     stt_beam_size: int = Field(1, ge=1, le=10)
     """Beam search width of the local recogniser (1 is greedy and fastest)."""
     stt_threads: int = Field(2, ge=1, le=64)
+    metrics_port: int = Field(9101, ge=0, le=65535)
 
 
 class LlmSettings(CommonSettings):
     """The language-model worker."""
 
-    llm_backend: Literal["auto", "google", "local", "openai"] = "auto"
+    llm_backend: Literal["auto", "google", "local", "openai", "null"] = "auto"
     """`auto`: Gemini where an API key is configured, the local model otherwise;
-    `openai`: any OpenAI-compatible chat-completions server (Ollama, llama.cpp, vLLM)."""
+    `openai`: any OpenAI-compatible chat-completions server (Ollama, llama.cpp, vLLM);
+    `null`: one fixed sentence without work (only for `bench.pipeline`)."""
     assistant_timezone: str = "Europe/Berlin"
     """IANA time zone for turns whose watch named none."""
     assistant_language: str = "de-DE"
@@ -196,6 +204,7 @@ class LlmSettings(CommonSettings):
     """Answer length cap of the local model (about 22 tokens/s on 2 cores)."""
     llm_local_context: int = Field(4096, ge=512)
     llm_threads: int = Field(2, ge=1, le=64)
+    metrics_port: int = Field(9102, ge=0, le=65535)
     system_instruction: str = (
         "Du bist Uhrwerk, ein Sprachassistent auf einer Smartwatch. Antworte kurz, "
         "in ein bis drei Sätzen, in der Sprache der Frage, als gesprochener Text: "
@@ -216,8 +225,9 @@ class LlmSettings(CommonSettings):
 class TtsSettings(CommonSettings, GoogleSettings):
     """The text-to-speech worker."""
 
-    tts_backend: Literal["auto", "google", "local"] = "auto"
-    """`auto`: Google where credentials are configured, the local engines otherwise."""
+    tts_backend: Literal["auto", "google", "local", "null"] = "auto"
+    """`auto`: Google where credentials are configured, the local engines otherwise;
+    `null`: a tiny silent MP3 without work (only for `bench.pipeline`)."""
     tts_local_engine: Literal["auto", "pico", "piper", "espeak"] = "auto"
     """`auto`: pico2wave for German, Piper for English, espeak-ng for the rest."""
     tts_language: str = "de-DE"
@@ -236,3 +246,4 @@ class TtsSettings(CommonSettings, GoogleSettings):
         return voices
 
     tts_google_endpoint: str = "texttospeech.googleapis.com:443"
+    metrics_port: int = Field(9103, ge=0, le=65535)

@@ -24,6 +24,7 @@ import aio_pika
 import structlog
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 
+from shared import observe
 from shared.broker import Publisher, connect, dead_letter, open_channel
 from shared.contracts import Envelope, Reply, Stage, decode
 from shared.errors import ContractError, ErrorCategory, ErrorCode, PipelineError
@@ -76,6 +77,14 @@ class StageWorker(Generic[In]):
         self._results = ResultStore(redis, settings.topology_prefix, settings.result_ttl_s)
         """Every reply is kept for a while, so a watch whose gateway died can resume it."""
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self._consuming = False
+
+    def readiness(self) -> dict[str, bool]:
+        """For /readyz: the broker connection is up (not reconnecting) and consuming."""
+        connection = self._connection
+        connected = connection is not None and connection.connected.is_set()
+        return {"broker": connected and self._consuming}
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Serve until `stop` is set (or SIGTERM/SIGINT), then drain and close."""
@@ -85,6 +94,7 @@ class StageWorker(Generic[In]):
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
         connection = await connect(self.settings.amqp_url, self.service)
+        self._connection = connection
         async with connection:
             channel = await open_channel(connection, self.prefetch)
             declared = await declare(channel, self.topology)
@@ -92,9 +102,11 @@ class StageWorker(Generic[In]):
             self._dlx = declared.dead_letter_exchange
             queue = declared.queues[self.stage]
             tag = await queue.consume(self._on_message)
+            self._consuming = True
             log.info("worker ready", queue=queue.name, prefetch=self.prefetch)
             await stop.wait()
             log.info("worker stopping")
+            self._consuming = False
             await queue.cancel(tag)
             if self._in_flight:
                 await asyncio.wait(self._in_flight, timeout=SHUTDOWN_GRACE_S)
@@ -112,12 +124,16 @@ class StageWorker(Generic[In]):
     async def process(self, message: AbstractIncomingMessage) -> None:
         """Handle one delivery from start to ack."""
         assert self._publisher is not None
+        stage = self.stage.value
+        if message.redelivered:
+            observe.REDELIVERIES.labels(stage).inc()
         try:
             event = decode(message, self.event_type)
         except ContractError as exc:
             log.error("malformed message dead-lettered", reason=exc.detail)
-            await self._dead_letter(message, exc.detail)
+            await self._dead_letter(message, exc.detail, "malformed")
             await message.ack()
+            observe.TURNS.labels(stage, "malformed").inc()
             return
         with structlog.contextvars.bound_contextvars(
             turn_id=event.turn_id, session_id=event.session_id, stage=self.stage.value
@@ -125,12 +141,15 @@ class StageWorker(Generic[In]):
             if event.expired():
                 log.warning("turn past its deadline dropped", late_s=round(-event.remaining(), 3))
                 await message.ack()
+                observe.TURNS.labels(stage, "expired").inc()
                 return
             if await self._ledger.is_done(self.stage, event.turn_id, event.seq):
                 log.info("duplicate delivery of a finished chunk acked", seq=event.seq)
                 await message.ack()
+                observe.TURNS.labels(stage, "duplicate").inc()
                 return
             started = time.perf_counter()
+            observe.IN_FLIGHT.labels(stage).inc()
             produce = self.handler(event)
             try:
                 async for produced in produce:
@@ -157,7 +176,10 @@ class StageWorker(Generic[In]):
                 await self._fail(message, event, error, started)
             else:
                 log.info("turn stage done", ms=round((time.perf_counter() - started) * 1000, 1))
+                observe.TURNS.labels(stage, "ok").inc()
             finally:
+                observe.IN_FLIGHT.labels(stage).dec()
+                observe.STAGE_SECONDS.labels(stage).observe(time.perf_counter() - started)
                 # A handler left mid-answer (a failed publish) releases what it holds
                 # (a session lease, a model) now, in this task, not at garbage collection.
                 await produce.aclose()
@@ -176,6 +198,7 @@ class StageWorker(Generic[In]):
         elapsed = (time.perf_counter() - started) * 1000
         if error.code is ErrorCode.NO_SPEECH:
             log.info("nothing understood", detail=error.detail)
+            observe.TURNS.labels(self.stage.value, "no_speech").inc()
         else:
             log.warning(
                 "turn failed",
@@ -183,7 +206,10 @@ class StageWorker(Generic[In]):
                 category=error.category.value,
                 detail=error.detail,
             )
-            await self._dead_letter(message, f"{error.code.value}: {error.detail}")
+            await self._dead_letter(
+                message, f"{error.code.value}: {error.detail}", error.code.value
+            )
+            observe.TURNS.labels(self.stage.value, "failed").inc()
         await self._publish(error_reply(event, error, event.with_timing(self.stage.value, elapsed)))
 
     async def _publish(self, event: Envelope) -> None:
@@ -194,9 +220,10 @@ class StageWorker(Generic[In]):
             await self._results.add(event)
         await self._publisher.publish(event)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, code: str) -> None:
         assert self._dlx is not None
         await dead_letter(self._dlx, message, self.stage, reason)
+        observe.DEAD_LETTERED.labels(self.stage.value, code).inc()
 
 
 class Backend(Protocol):
@@ -233,7 +260,16 @@ async def serve(
         service=service,
         prefetch=prefetch_for(backend, settings),
     )
+    # Started once the backend is built (`backend` loaded) and before the broker is
+    # reached: an unreachable broker shows as /healthz 200 and /readyz 503.
+    server = await observe.start_server(
+        settings.metrics_host,
+        settings.metrics_port,
+        lambda: worker.readiness() | {"backend": True},
+    )
     try:
         await worker.run()
     finally:
         await backend.close()
+        if server is not None:
+            await server.cleanup()

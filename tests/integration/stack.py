@@ -121,6 +121,9 @@ class Stack:
             "QUESTIONS_PER_MINUTE": "0",
             "MAX_CONNECTIONS_PER_IDENTITY": "0",
             "MAX_CONNECTIONS_PER_ADDRESS": "0",
+            # Workers serve no metrics unless a test asks (the defaults 9101-9103 would
+            # collide between stacks running at once).
+            "METRICS_PORT": "0",
         }
         if grpc is not None and gemini is not None:
             self.env |= {
