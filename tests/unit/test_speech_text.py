@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
+import emoji
 import pytest
 
-from shared.speech_text import for_speech
+from shared.speech_text import EMOJI_CHARS, for_speech
 
 MARKDOWN = [
     # emphasis
@@ -168,3 +169,17 @@ def test_a_typical_model_answer() -> None:
 def test_it_is_idempotent() -> None:
     once = for_speech("# Titel\n\n- **a** 🎉\n- b\n\nSiehe https://example.com/x.")
     assert for_speech(once) == once
+
+
+def test_every_emoji_has_a_character_the_fast_path_looks_for() -> None:
+    # for_speech skips the emoji tokenizer for text without any of EMOJI_CHARS: that is
+    # only right while every emoji the library knows has at least one of them.
+    missing = [key for key in emoji.EMOJI_DATA if EMOJI_CHARS.isdisjoint(key)]
+    assert missing == []
+    assert EMOJI_CHARS.isdisjoint("Grüße aus Köln: 3 × 4 = 12 € – „gut“ … ß")
+
+
+def test_text_without_emoji_characters_is_unchanged_by_the_emoji_step() -> None:
+    text = "Das ist eine kurze Antwort über Köln, 3 # 4 * 5."
+    assert for_speech(text) == text
+    assert for_speech("Nummer 1️⃣ und #️⃣ 🇩🇪 ©") == "Nummer und"
