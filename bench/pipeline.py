@@ -26,7 +26,9 @@ import argparse
 import asyncio
 import base64
 import json
+import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,6 +52,8 @@ from tts_worker.null import SILENCE_MP3
 
 LEVELS = (1, 16, 64)
 WARM_UP_S = 1.0
+FD_MARGIN = 500
+"""File descriptors beyond the idle connections (sockets to the broker, logs, modules)."""
 P50_TARGET = 2.0
 THROUGHPUT_TARGET = 0.5
 NEXT = {Stage.STT: Stage.LLM, Stage.LLM: Stage.TTS}
@@ -257,6 +261,20 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+def feasible(counts: list[int]) -> tuple[list[int], list[int]]:
+    """(counts this process and the gateway it starts can hold open, skipped counts):
+    the soft file descriptor limit is raised to the hard one first; the gateway
+    inherits it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max(counts, default=0) + FD_MARGIN
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        soft = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    limit = math.inf if soft == resource.RLIM_INFINITY else soft
+    ok = [c for c in counts if c + FD_MARGIN <= limit]
+    return ok, [c for c in counts if c not in ok]
+
+
 async def idle(stack: Stack, counts: list[int]) -> list[tuple[int, float]]:
     """(connections, gateway RSS in MB), starting with none."""
     service, port = stack.start_gateway("gateway-idle", GATEWAY_ID="pipebench-idle", **UNLIMITED)
@@ -320,7 +338,8 @@ async def main(seconds: float, idle_counts: list[int]) -> None:
                 stack.start_worker(worker)
             _, port = stack.start_gateway("gateway", GATEWAY_ID="pipebench", **UNLIMITED)
             pipe_runs, cpu = await pipeline(stack, port, seconds, clip)
-            idle_figures = await idle(stack, idle_counts) if idle_counts else []
+            counts, skipped = feasible(idle_counts)
+            idle_figures = await idle(stack, counts) if counts else []
         finally:
             stack.stop_all()
             await delete_topology(
@@ -335,6 +354,8 @@ async def main(seconds: float, idle_counts: list[int]) -> None:
     print(f"{'CPU ms per turn':<16}" + "".join(f"{f'at {n}':>8}" for n in LEVELS))
     for name, figures in cpu.items():
         print(f"{name:<16}" + "".join(f"{ms:>8.1f}" for ms in figures))
+    if skipped:
+        print(f"idle connections skipped (file descriptor limit, ulimit -n): {skipped}")
     if idle_figures:
         print(f"{'idle watch connections':>22} {'gateway RSS MB':>15}")
         for count, mb in idle_figures:
