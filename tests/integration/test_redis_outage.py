@@ -4,69 +4,22 @@ memory returns by itself. The pipeline here uses a redis-server of its own."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import FakeGoogleGrpc
+from tests.faults.servers import OwnRedis
 from tests.integration.conftest import delete_topology
-from tests.integration.stack import WORKERS, Stack, free_port, ws_url
+from tests.integration.stack import WORKERS, Stack, ws_url
 from tests.integration.test_pipeline import ask
 
 pytestmark = [pytest.mark.broker, pytest.mark.integration]
 
 SESSION = "outage-session-0123456789"
-
-
-class OwnRedis:
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            ping = subprocess.run(
-                ["redis-cli", "-p", str(self.port), "ping"],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if ping.stdout.strip() == "PONG":
-                return
-            time.sleep(0.05)
-        raise TimeoutError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
 
 
 @pytest.fixture(scope="module")
