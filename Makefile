@@ -50,7 +50,7 @@ test: lint
 
 # Unit tests only: no broker, no processes, no models.
 test-quick: install
-	$(BIN)/pytest -m "not broker and not slow"
+	$(BIN)/pytest -m "not broker and not slow and not compose"
 
 # Benchmarks: each prints a table against a baseline measured in the same run.
 bench: install
