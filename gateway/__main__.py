@@ -9,6 +9,7 @@ import ssl
 from aiohttp import web
 
 from gateway.app import Gateway
+from shared import tracing
 from shared.logging import configure, get_logger
 from shared.settings import GatewaySettings
 
@@ -28,12 +29,16 @@ def tls_context(settings: GatewaySettings) -> ssl.SSLContext | None:
 def main() -> None:
     settings = GatewaySettings()
     configure("gateway", settings.log_level, settings.log_format)
+    tracing.setup("gateway")
     context = tls_context(settings)
     scheme = "https" if context else "http"
     get_logger(__name__).info(
         "watch page", url=f"{scheme}://{settings.gateway_host}:{settings.gateway_port}/"
     )
-    asyncio.run(serve(Gateway(settings), context))
+    try:
+        asyncio.run(serve(Gateway(settings), context))
+    finally:
+        tracing.shutdown()  # the spans still batched go out before the process ends
 
 
 async def serve(gateway: Gateway, context: ssl.SSLContext | None) -> None:

@@ -37,7 +37,7 @@ from gateway.protocol import (
 )
 from gateway.resume import Resumer
 from gateway.turns import PendingTurn, PendingTurns
-from shared import observe
+from shared import observe, tracing
 from shared.broker import Publisher, connect, open_channel
 from shared.contracts import AudioTurn, Envelope, Reply, TextTurn, decode
 from shared.errors import ContractError, ErrorCode, PipelineError
@@ -574,6 +574,10 @@ class Gateway:
             event = AudioTurn(**envelope, audio=request.audio, sample_rate=request.info.sample_rate)
         else:
             event = TextTurn(**envelope, text=request.text, source="text")
+        voice = isinstance(request, AudioRequest)
+        span = tracing.start_turn(
+            turn_id, conn.session_id, conn.protocol, "audio" if voice else "text"
+        )
         self.pending.add(
             PendingTurn(
                 turn_id,
@@ -582,7 +586,8 @@ class Gateway:
                 conn.id,
                 conn,
                 protocol=conn.protocol,
-                voice=isinstance(request, AudioRequest),
+                voice=voice,
+                span=span,
             ),
             self.settings.turn_timeout_s,
         )
@@ -604,8 +609,10 @@ class Gateway:
             await conn.send(frames.turn(turn_id))
         try:
             assert self._publisher is not None
-            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
-                await self._publisher.publish(event)
+            # The turn's span is the parent of the first stage's (in the headers).
+            with tracing.current(span):
+                async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                    await self._publisher.publish(event)
         except (
             aio_pika.exceptions.AMQPError,
             # Raised (a RuntimeError, not an AMQPError) while the robust connection is

@@ -21,8 +21,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from opentelemetry.trace import INVALID_SPAN, Span
+
 from gateway import frames
-from shared import mp3, observe
+from shared import mp3, observe, tracing
 from shared.contracts import Reply
 from shared.errors import MESSAGES, ErrorCode
 from shared.logging import get_logger
@@ -67,6 +69,8 @@ class PendingTurn:
     memory: str = ""
     first_audio_ms: float | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    span: Span = INVALID_SPAN
+    """The turn's trace span (`shared.tracing`), ended with the turn; invalid when off."""
 
     def elapsed_ms(self) -> float:
         return round((time.perf_counter() - self.started) * 1000, 1)
@@ -142,6 +146,7 @@ class PendingTurns:
             return
         log.warning("turn timed out", turn_id=turn_id, session_id=turn.session_id)
         observe.GATEWAY_TURNS.labels("timeout").inc()
+        tracing.end_turn(turn.span, "timeout", ErrorCode.TIMEOUT.value)
         frame = frames.error(ErrorCode.TIMEOUT, turn_id=turn_id, protocol=turn.protocol)
         self._spawn(_quietly(turn.client.send(frame)))
         if self._on_failed is not None:
@@ -149,8 +154,10 @@ class PendingTurns:
 
     def fail(self, turn_id: str) -> None:
         """Forget a turn that could not be published (its error is sent by the caller)."""
-        if self._finish(turn_id) is not None:
+        turn = self._finish(turn_id)
+        if turn is not None:
             observe.GATEWAY_TURNS.labels("unpublished").inc()
+            tracing.end_turn(turn.span, "unpublished", ErrorCode.UNAVAILABLE.value)
 
     async def cancel(self, turn_id: str) -> PendingTurn | None:
         """Barge-in: end the turn now; nothing of it is sent after this returns. The
@@ -159,7 +166,10 @@ class PendingTurns:
         if turn is None:
             return None
         async with turn.lock:  # a sentence being sent is sent whole, then no more
-            return self._finish(turn_id)
+            ended = self._finish(turn_id)
+        if ended is not None:
+            tracing.end_turn(ended.span, "cancelled")
+        return ended
 
     async def deliver(self, reply: Reply) -> bool:
         """Pass a chunk on to the watch that asked, in order; False if it was dropped."""
@@ -203,6 +213,7 @@ class PendingTurns:
         if self._on_failed is not None:
             self._spawn(self._on_failed(turn))
         await _quietly(turn.client.send(frame))
+        tracing.end_turn(turn.span, "failed", reply.error_code or ErrorCode.INTERNAL.value)
         log.info("turn failed", turn_id=turn.turn_id, error=reply.error_code)
 
     async def _send_chunk(self, turn: PendingTurn, reply: Reply) -> None:
@@ -231,6 +242,7 @@ class PendingTurns:
         else:
             frame = frames.done(turn.turn_id, turn.spoken(), turn.report())
         await _quietly(turn.client.send(frame))
+        tracing.end_turn(turn.span, "delivered", sentences=len(turn.texts))
         log.info(
             "turn delivered",
             turn_id=turn.turn_id,
@@ -244,7 +256,9 @@ class PendingTurns:
         """Forget every turn of a closed connection; returns how many."""
         gone = self.of_connection(connection_id)
         for turn_id in gone:
-            self._finish(turn_id)
+            turn = self._finish(turn_id)
+            if turn is not None:
+                tracing.end_turn(turn.span, "abandoned")
         return len(gone)
 
 

@@ -15,6 +15,7 @@ from aio_pika.abc import (
 )
 from yarl import URL
 
+from shared import tracing
 from shared.contracts import AudioTurn, Envelope, Reply, SpeakRequest, Stage, TextTurn, encode
 from shared.logging import get_logger
 from shared.topology import DEAD_REASON_HEADER
@@ -81,9 +82,12 @@ class Publisher:
 
         Returns once the broker has confirmed it. A reply whose gateway instance is gone
         (no reply queue) is dropped with a log line: nobody is left to read it. A turn
-        no work queue takes raises `aio_pika.exceptions.DeliveryError`.
+        no work queue takes raises `aio_pika.exceptions.DeliveryError`. The current
+        trace context (the stage's span, the gateway's turn) goes along in its headers.
         """
         message = encode(event)
+        if message.headers is not None:
+            tracing.inject(message.headers)
         if isinstance(event, Reply):
             try:
                 await self._channel.default_exchange.publish(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
+from shared import tracing
 from shared.contracts import AudioTurn, Envelope, TextTurn
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.logging import get_logger
@@ -17,6 +18,7 @@ def make_handler(backend: SpeechToText) -> Handler[AudioTurn]:
     async def handle(turn: AudioTurn) -> AsyncGenerator[Envelope, None]:
         heard = await backend.transcribe(turn)
         text = heard.text.strip()
+        tracing.annotate(audio_bytes=len(turn.audio), language=heard.language, characters=len(text))
         if not text:
             # Silence or noise: tell the watch, and spend no LLM call on it.
             raise PipelineError(ErrorCode.NO_SPEECH, ErrorCategory.PERMANENT, "empty transcript")

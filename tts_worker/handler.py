@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
+from shared import tracing
 from shared.cancel import CancelFlags
 from shared.contracts import Envelope, Reply, SpeakRequest
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
@@ -33,6 +34,7 @@ def make_handler(
                 ErrorCode.BACKEND_REJECTED, ErrorCategory.PERMANENT, "synthesizer returned no audio"
             )
         log.info("synthesized", bytes=len(audio), language=language)
+        tracing.annotate(characters=len(request.text), audio_bytes=len(audio), backend=backend.name)
         yield Reply(
             **request.carried(),
             seq=request.seq,
