@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import context, trace
@@ -110,14 +110,24 @@ def session_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()[:16]
 
 
-@contextmanager
 def consumed(
     stage: str, headers: Mapping[str, Any] | None, turn_id: str | None = None
-) -> Iterator[Span]:
+) -> AbstractContextManager[Span]:
     """The span of one delivery to `stage` (kind CONSUMER), current inside the block,
     its parent taken from the message's `traceparent`. Off: no span, but an incoming
     context stays current, so what the stage publishes passes it on."""
     headers = headers or {}
+    if _tracer is None and TRACEPARENT not in headers:
+        return _NOTHING  # off, and nothing to pass on: the common case costs nothing
+    return _consumed(stage, headers, turn_id)
+
+
+_NOTHING = nullcontext(INVALID_SPAN)
+"""A reusable, stateless stand-in for a span's block while tracing is off."""
+
+
+@contextmanager
+def _consumed(stage: str, headers: Mapping[str, Any], turn_id: str | None) -> Iterator[Span]:
     carrier = _text_headers(headers) if TRACEPARENT in headers else None
     parent = None if carrier is None else _propagator.extract(carrier)
     if _tracer is None:
@@ -167,6 +177,8 @@ def start_turn(turn_id: str, session_id: str, protocol: int, kind: str) -> Span:
 
 def current(span: Span) -> AbstractContextManager[Span]:
     """`with current(span):` makes `span` the current one without ending it after."""
+    if not span.is_recording():
+        return _NOTHING
     return trace.use_span(span, end_on_exit=False)
 
 
@@ -203,19 +215,24 @@ def failed(error_code: str, detail: str = "", outcome: str = "failed") -> None:
         )
 
 
-async def counted(stream: AsyncIterator[T], name: str) -> AsyncIterator[T]:
+def counted(stream: AsyncIterator[T], name: str) -> AsyncIterator[T]:
     """`stream` unchanged; once it ends (or is closed), how many pieces it gave is set
-    as `uhrwerk.<name>` on the span current when it was started (e.g. the model's
-    output tokens: llama.cpp streams one token per piece)."""
+    as `uhrwerk.<name>` on the current span (e.g. the model's output tokens: llama.cpp
+    streams one token per piece). Without a span, `stream` itself."""
     span = trace.get_current_span()
+    if not span.is_recording():
+        return stream
+    return _counting(stream, span, name)
+
+
+async def _counting(stream: AsyncIterator[T], span: Span, name: str) -> AsyncIterator[T]:
     count = 0
     try:
         async for piece in stream:
             count += 1
             yield piece
     finally:
-        if span.is_recording():
-            span.set_attribute(PREFIX + name, count)
+        span.set_attribute(PREFIX + name, count)
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()

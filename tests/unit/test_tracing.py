@@ -123,3 +123,13 @@ async def test_counted_sets_the_pieces_a_stream_gave(exporter: InMemorySpanExpor
     (span,) = exporter.get_finished_spans()
     assert span.attributes is not None
     assert span.attributes["uhrwerk.tokens"] == 3
+
+
+async def test_off_counted_is_the_stream_itself() -> None:
+    async def pieces() -> AsyncIterator[str]:
+        yield "Es"
+
+    stream = pieces()
+    assert tracing.counted(stream, "tokens") is stream
+    assert tracing.current(INVALID_SPAN).__enter__() is INVALID_SPAN
+    await stream.aclose()
