@@ -4,7 +4,7 @@ contract's reader ignores them."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
 import aio_pika
 import pamqp.decode
@@ -126,7 +126,7 @@ async def test_counted_sets_the_pieces_a_stream_gave(exporter: InMemorySpanExpor
 
 
 async def test_off_counted_is_the_stream_itself() -> None:
-    async def pieces() -> AsyncIterator[str]:
+    async def pieces() -> AsyncGenerator[str, None]:
         yield "Es"
 
     stream = pieces()
