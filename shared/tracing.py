@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -40,6 +41,8 @@ ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_
 TRACEPARENT = "traceparent"
 T = TypeVar("T")
 PREFIX = "uhrwerk."
+SHUTDOWN_TIMEOUT_S = 3.0
+"""How long a stopping service waits for its last spans to be sent."""
 """Every attribute this project sets is named `uhrwerk.<name>`."""
 
 log = get_logger(__name__)
@@ -74,7 +77,10 @@ def setup(service_name: str, environ: Mapping[str, str] = os.environ) -> bool:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     name = environ.get("OTEL_SERVICE_NAME", "").strip() or service_name
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
+    # `shutdown` is called on the way out; the SDK's own at-exit one would be unbounded.
+    provider = TracerProvider(
+        resource=Resource.create({SERVICE_NAME: name}), shutdown_on_exit=False
+    )
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     install(provider)
@@ -91,12 +97,19 @@ def install(provider: TracerProvider | None) -> None:
     _tracer = None if provider is None else provider.get_tracer("uhrwerk")
 
 
-def shutdown() -> None:
-    """Send the spans still batched and stop the exporter (a stopping service)."""
+def shutdown(timeout_s: float = SHUTDOWN_TIMEOUT_S) -> None:
+    """Send the spans still batched and stop the exporter (a stopping service), for at
+    most `timeout_s`: with the collector unreachable the exporter's retries would hold
+    the exit for its whole timeout (8 s measured), past compose's grace period."""
     provider = _provider
     install(None)
-    if provider is not None:
-        provider.shutdown()
+    if provider is None:
+        return
+    stopping = threading.Thread(target=provider.shutdown, name="tracing-shutdown", daemon=True)
+    stopping.start()
+    stopping.join(timeout_s)
+    if stopping.is_alive():
+        log.warning("spans not exported before exit", timeout_s=timeout_s)
 
 
 def inject(headers: MutableMapping[str, Any]) -> None:
