@@ -11,7 +11,9 @@ Per session, one turn at a time: the lease is held while the history is read, th
 answer is made and the exchange is written back, so a double tap neither interleaves
 nor loses an entry. Without Redis the turn is still answered, without memory, and the
 reply says so (`memory="unavailable"`). A cancelled turn (barge-in) stops generating
-within a poll of the cancel mark; its memory keeps only what the watch heard.
+as soon as the cancel is announced; its memory keeps only what the watch heard. The
+Redis side of all this, in three round trips a turn, is `llm_worker.memory`; it checks
+the ledger too, so this stage's worker runs with `checks_ledger=True`.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from datetime import datetime
 
 from llm_worker import clock, intents
 from llm_worker.backend import LanguageModel
+from llm_worker.memory import TurnMemory
 from llm_worker.prompt import Prompt, instruction
 from shared import language as lang
+from shared import tracing
 from shared.cancel import CancelFlags
 from shared.contracts import Envelope, SpeakRequest, TextTurn
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
-from shared.history import Exchange, HistoryStore, HistoryUnavailable
+from shared.history import Exchange, HistoryStore
+from shared.ledger import TurnLedger
 from shared.logging import get_logger
 from shared.sentences import SentenceSplitter
 from shared.session_lock import SessionLocks
@@ -89,6 +94,8 @@ def make_handler(
     settings: LlmSettings,
     cancels: CancelFlags,
 ) -> Handler[TextTurn]:
+    """The handler; it raises `AlreadyDone` for a chunk the ledger has (see the module)."""
+    memory = TurnMemory(history, locks, cancels, TurnLedger(history.redis, history.prefix))
     default_language = lang.valid_tag(settings.assistant_language) or "de-DE"
     spoken_languages = lang.languages(settings.stt_languages)
 
@@ -107,7 +114,7 @@ def make_handler(
         runs has a successor; what is left at the end may be the last."""
         splitter = SentenceSplitter()
         count = chars = 0
-        pieces = until_set(model.stream(prompt, turn.deadline), stop)
+        pieces = until_set(tracing.counted(model.stream(prompt, turn.deadline), "tokens"), stop)
         try:
             async for piece in pieces:
                 for sentence in splitter.feed(piece):
@@ -145,37 +152,16 @@ def make_handler(
         )
         return Answer(language, "model", model_sentences(turn, prompt, stop))
 
-    async def load(turn: TextTurn, held: bool) -> tuple[list[Exchange], str]:
-        if not held:
-            log.warning("memory unavailable, answering without it")
-            return [], "unavailable"
-        try:
-            return await history.load(turn.identity, turn.session_id), "ok"
-        except HistoryUnavailable as exc:
-            log.warning("memory unavailable, answering without it", error=str(exc))
-            return [], "unavailable"
-
-    async def remember(turn: TextTurn, text: str, status: str) -> str:
-        """Write the exchange (cut to what was heard if cancelled); the memory status."""
-        if status != "ok" or turn.expired():
-            return status
-        try:
-            await history.append(turn.identity, turn.session_id, turn.turn_id, turn.text, text)
-        except HistoryUnavailable as exc:
-            log.warning("memory unavailable, exchange not remembered", error=str(exc))
-            return "unavailable"
-        return status
-
     async def handle(turn: TextTurn) -> AsyncGenerator[Envelope, None]:
         now = lang.now_in(turn.timezone, settings.assistant_timezone)
-        lease = locks.hold_if_reachable(turn.identity, turn.session_id, turn.turn_id, turn.deadline)
-        async with lease as held, cancels.watch(turn.turn_id) as cancelled:
-            past, memory = await load(turn, held)
-            made = answer(turn, past, now, cancelled)
+        async with memory.open(turn) as opened:
+            cancelled = opened.cancelled
+            made = answer(turn, opened.past, now, cancelled)
             sentences: list[str] = []
+            status = opened.memory
 
             def speak(text: str, final: bool) -> SpeakRequest:
-                fields = turn.carried() | {"memory": memory, "language": made.language}
+                fields = turn.carried() | {"memory": status, "language": made.language}
                 return SpeakRequest(
                     **fields, seq=len(sentences) - 1, final=final, text=text, transcript=turn.text
                 )
@@ -200,10 +186,13 @@ def make_handler(
                 raise PipelineError(
                     ErrorCode.BACKEND_REJECTED, ErrorCategory.PERMANENT, "nothing speakable"
                 )
-            memory = await remember(turn, " ".join(sentences), memory)
+            status = await memory.remember(turn, opened, " ".join(sentences))
+            tracing.annotate(
+                source=made.source, sentences=len(sentences), characters=sum(map(len, sentences))
+            )
             log.info(
                 "answered",
-                history_turns=len(past),
+                history_turns=len(opened.past),
                 sentences=len(sentences),
                 chars=sum(map(len, sentences)),
                 source=made.source,

@@ -20,14 +20,18 @@ from dataclasses import asdict, dataclass
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from shared.cancel import CANCEL_TTL_S, cancel_key
+from shared.cancel import CANCEL_TTL_S, cancel_channel, cancel_key
 from shared.observe import HISTORY_OPERATIONS
 from shared.settings import CommonSettings
 
 TOMBSTONE_TTL_S = 3600
 
-# KEYS: history list, tombstone, cancel mark. ARGV: entry, turn id, max turns, max chars, ttl.
+# KEYS: history list, tombstone, cancel mark, session lease. ARGV: entry, turn id, max
+# turns, max chars, ttl. The lease (`shared.session_lock`), if this turn holds it, is
+# released in the same step: the exchange is written, the session's next turn may read.
 APPEND = """
+if KEYS[4] ~= '' and redis.call('GET', KEYS[4]) == ARGV[2] then redis.call('DEL', KEYS[4]) end
+if tonumber(ARGV[3]) <= 0 or tonumber(ARGV[4]) <= 0 then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local sent = redis.call('GET', KEYS[3])
 if sent then
@@ -59,9 +63,11 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
 
-# KEYS: history list, cancel mark. ARGV: turn id, the text sent before the cancel, ttl.
+# KEYS: history list, cancel mark. ARGV: turn id, the text sent before the cancel, ttl,
+# the cancel channel (`shared.cancel`: a generating llm stage hears it there at once).
 CANCEL = """
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[1])
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
 for i, item in ipairs(items) do
   local entry = cjson.decode(item)
@@ -109,6 +115,11 @@ class Exchange:
     """len(user) + len(model): what the character cap counts."""
 
 
+def exchanges(raw: list[bytes]) -> list[Exchange]:
+    """The exchanges of a history list as Redis returns it."""
+    return [Exchange(**json.loads(item)) for item in raw]
+
+
 class HistoryUnavailable(Exception):
     """Redis could not be reached; the turn goes on without memory."""
 
@@ -127,6 +138,8 @@ def history_limits(settings: CommonSettings) -> Limits:
 class HistoryStore:
     def __init__(self, client: redis.Redis, prefix: str, limits: Limits = Limits()) -> None:
         self.redis = client
+        self.prefix = prefix
+        """The topology prefix of every key (the llm stage's other keys use it too)."""
         self._prefix = prefix
         self.limits = limits
         self._append = client.register_script(APPEND)
@@ -151,13 +164,23 @@ class HistoryStore:
             HISTORY_OPERATIONS.labels("load", "error").inc()
             raise HistoryUnavailable(str(exc)) from exc
         HISTORY_OPERATIONS.labels("load", "ok").inc()
-        return [Exchange(**json.loads(item)) for item in raw]
+        return exchanges(raw)
 
     async def append(
-        self, identity: str, session_id: str, turn_id: str, user: str, model: str
+        self,
+        identity: str,
+        session_id: str,
+        turn_id: str,
+        user: str,
+        model: str,
+        release: str = "",
     ) -> bool:
-        """Remember one exchange; False if it was already there or its turn was forgotten."""
-        if self.limits.max_turns <= 0 or self.limits.max_chars <= 0:
+        """Remember one exchange; False if it was already there or its turn was forgotten.
+
+        `release`: the key of the session lease this turn holds (`SessionLocks.key`),
+        released in the same round trip once the exchange is written.
+        """
+        if (self.limits.max_turns <= 0 or self.limits.max_chars <= 0) and not release:
             return False
         entry = Exchange(turn_id, user, model, time.time(), len(user) + len(model))
         try:
@@ -166,6 +189,7 @@ class HistoryStore:
                     self.key(identity, session_id),
                     self._tombstone(identity, session_id, turn_id),
                     cancel_key(self._prefix, turn_id),
+                    release,
                 ],
                 args=[
                     json.dumps(asdict(entry), ensure_ascii=False),
@@ -204,7 +228,7 @@ class HistoryStore:
         try:
             found = await self._cancel(
                 keys=[self.key(identity, session_id), cancel_key(self._prefix, turn_id)],
-                args=[turn_id, sent, CANCEL_TTL_S],
+                args=[turn_id, sent, CANCEL_TTL_S, cancel_channel(self._prefix)],
             )
         except RedisError as exc:
             HISTORY_OPERATIONS.labels("cancel_turn", "error").inc()

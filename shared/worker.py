@@ -24,11 +24,11 @@ import aio_pika
 import structlog
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 
-from shared import observe
+from shared import observe, tracing
 from shared.broker import Publisher, connect, dead_letter, open_channel
 from shared.contracts import Envelope, Reply, Stage, decode
 from shared.errors import ContractError, ErrorCategory, ErrorCode, PipelineError
-from shared.ledger import TurnLedger
+from shared.ledger import AlreadyDone, TurnLedger
 from shared.logging import get_logger
 from shared.redis_client import redis_client
 from shared.results import ResultStore
@@ -62,8 +62,12 @@ class StageWorker(Generic[In]):
         settings: CommonSettings,
         service: str,
         prefetch: int | None = None,
+        checks_ledger: bool = False,
     ) -> None:
+        """`checks_ledger`: the handler looks its chunk up in the ledger itself (with
+        its other Redis reads, in one round trip) and raises `AlreadyDone`."""
         self.stage = stage
+        self.checks_ledger = checks_ledger
         self.prefetch = prefetch or settings.prefetch
         self.event_type = event_type
         self.handler = handler
@@ -116,7 +120,8 @@ class StageWorker(Generic[In]):
         if task is not None:
             self._in_flight.add(task)
         try:
-            await self.process(message)
+            with tracing.consumed(self.stage.value, message.headers, message.correlation_id):
+                await self.process(message)
         finally:
             if task is not None:
                 self._in_flight.discard(task)
@@ -134,6 +139,7 @@ class StageWorker(Generic[In]):
             await self._dead_letter(message, exc.detail, "malformed")
             await message.ack()
             observe.TURNS.labels(stage, "malformed").inc()
+            tracing.failed("malformed", exc.detail, outcome="malformed")
             return
         with structlog.contextvars.bound_contextvars(
             turn_id=event.turn_id, session_id=event.session_id, stage=self.stage.value
@@ -142,11 +148,12 @@ class StageWorker(Generic[In]):
                 log.warning("turn past its deadline dropped", late_s=round(-event.remaining(), 3))
                 await message.ack()
                 observe.TURNS.labels(stage, "expired").inc()
+                tracing.annotate(outcome="expired")
                 return
-            if await self._ledger.is_done(self.stage, event.turn_id, event.seq):
-                log.info("duplicate delivery of a finished chunk acked", seq=event.seq)
-                await message.ack()
-                observe.TURNS.labels(stage, "duplicate").inc()
+            if not self.checks_ledger and await self._ledger.is_done(
+                self.stage, event.turn_id, event.seq
+            ):
+                await self._ack_duplicate(message, event)
                 return
             started = time.perf_counter()
             observe.IN_FLIGHT.labels(stage).inc()
@@ -159,6 +166,9 @@ class StageWorker(Generic[In]):
                         timings=event.with_timing(self.stage.value, elapsed) | produced.timings,
                     )
                     await self._publish(timed)
+            except AlreadyDone:
+                await self._ack_duplicate(message, event)
+                return
             except PipelineError as exc:
                 await self._fail(message, event, exc, started)
             except (
@@ -177,6 +187,7 @@ class StageWorker(Generic[In]):
             else:
                 log.info("turn stage done", ms=round((time.perf_counter() - started) * 1000, 1))
                 observe.TURNS.labels(stage, "ok").inc()
+                tracing.annotate(outcome="ok")
             finally:
                 observe.IN_FLIGHT.labels(stage).dec()
                 observe.STAGE_SECONDS.labels(stage).observe(time.perf_counter() - started)
@@ -185,6 +196,12 @@ class StageWorker(Generic[In]):
                 await produce.aclose()
             await self._ledger.mark_done(self.stage, event.turn_id, event.seq)
             await message.ack()
+
+    async def _ack_duplicate(self, message: AbstractIncomingMessage, event: Envelope) -> None:
+        log.info("duplicate delivery of a finished chunk acked", seq=event.seq)
+        await message.ack()
+        observe.TURNS.labels(self.stage.value, "duplicate").inc()
+        tracing.annotate(outcome="duplicate")
 
     async def _fail(
         self,
@@ -199,6 +216,7 @@ class StageWorker(Generic[In]):
         if error.code is ErrorCode.NO_SPEECH:
             log.info("nothing understood", detail=error.detail)
             observe.TURNS.labels(self.stage.value, "no_speech").inc()
+            tracing.annotate(outcome="no_speech")
         else:
             log.warning(
                 "turn failed",
@@ -210,6 +228,7 @@ class StageWorker(Generic[In]):
                 message, f"{error.code.value}: {error.detail}", error.code.value
             )
             observe.TURNS.labels(self.stage.value, "failed").inc()
+            tracing.failed(error.code.value, error.detail)
         await self._publish(error_reply(event, error, event.with_timing(self.stage.value, elapsed)))
 
     async def _publish(self, event: Envelope) -> None:
@@ -250,6 +269,7 @@ async def serve(
     backend: Backend,
     settings: CommonSettings,
     service: str,
+    checks_ledger: bool = False,
 ) -> None:
     """Run a stage worker until SIGTERM/SIGINT, then close its backend."""
     worker = StageWorker(
@@ -259,6 +279,7 @@ async def serve(
         settings=settings,
         service=service,
         prefetch=prefetch_for(backend, settings),
+        checks_ledger=checks_ledger,
     )
     # Started once the backend is built (`backend` loaded) and before the broker is
     # reached: an unreachable broker shows as /healthz 200 and /readyz 503.

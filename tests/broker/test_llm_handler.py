@@ -21,8 +21,9 @@ from llm_worker import clock
 from llm_worker.handler import make_handler
 from llm_worker.prompt import Prompt, collect
 from shared.cancel import CancelFlags
-from shared.contracts import SpeakRequest, TextTurn
+from shared.contracts import SpeakRequest, Stage, TextTurn
 from shared.history import HistoryStore
+from shared.ledger import AlreadyDone, TurnLedger
 from shared.redis_client import redis_client
 from shared.session_lock import SessionLocks
 from shared.settings import LlmSettings
@@ -89,16 +90,25 @@ def turn(text: str, **fields: str) -> TextTurn:
     )
 
 
+LISTENING: list[CancelFlags] = []
+"""The cancel listeners handlers of a test started, stopped after it."""
+
+
+@pytest.fixture(autouse=True)
+async def stop_listening(client: redis.Redis) -> AsyncIterator[None]:
+    yield
+    while LISTENING:
+        await LISTENING.pop().aclose()
+
+
 def handler_for(
     client: redis.Redis, prefix: str, model: RecordingModel, **settings: object
 ) -> Handler[TextTurn]:
     config = LlmSettings(_env_file=None, **settings)  # type: ignore[arg-type]
+    cancels = CancelFlags(client, prefix)
+    LISTENING.append(cancels)
     return make_handler(
-        model,
-        HistoryStore(client, prefix),
-        SessionLocks(client, prefix),
-        config,
-        CancelFlags(client, prefix),
+        model, HistoryStore(client, prefix), SessionLocks(client, prefix), config, cancels
     )
 
 
@@ -290,3 +300,94 @@ async def test_a_cancelled_turn_stops_generating_and_remembers_what_was_heard(
     assert model.produced < 100
     (remembered,) = await history.load("anonymous", question.session_id)
     assert remembered.model == "Erster Satz. Zweiter Satz."
+
+
+async def test_a_chunk_the_ledger_has_is_not_answered_again(
+    client: redis.Redis, prefix: str
+) -> None:
+    """The handler looks the ledger up in its opening script (`llm_worker.memory`) and
+    raises `AlreadyDone`, which the worker acks; the model is not asked."""
+    model = RecordingModel()
+    question = turn("Erzähl mir etwas.")
+    await TurnLedger(client, prefix).mark_done(Stage.LLM, question.turn_id)
+    with pytest.raises(AlreadyDone):
+        await speak_all(client, prefix, model, question)
+    assert model.prompts == []
+    assert not await client.exists(
+        SessionLocks(client, prefix).key("anonymous", question.session_id)
+    )
+
+
+async def test_a_turn_cancelled_before_it_starts_says_nothing(
+    client: redis.Redis, prefix: str
+) -> None:
+    question = turn("Erzähl mir etwas.")
+    await HistoryStore(client, prefix).cancel_turn(
+        "anonymous", question.session_id, question.turn_id, ""
+    )
+    model = RecordingModel()
+    assert await speak_all(client, prefix, model, question) == []
+    assert model.produced == 0
+
+
+async def test_the_lease_is_released_with_the_history_write(
+    client: redis.Redis, prefix: str
+) -> None:
+    """Released in the same script as the write, before the last sentence goes out:
+    the session's next turn can start while this one's last sentence is published."""
+    question = turn("Erzähl mir etwas.")
+    lease = SessionLocks(client, prefix).key("anonymous", question.session_id)
+    events = handler_for(client, prefix, RecordingModel("Eins. Zwei."))(question)
+    first = await anext(events)
+    assert isinstance(first, SpeakRequest)
+    assert await client.get(lease) == question.turn_id.encode()
+    last = await anext(events)
+    assert isinstance(last, SpeakRequest) and last.final and last.memory == "ok"
+    assert not await client.exists(lease)
+    await events.aclose()
+    (remembered,) = await HistoryStore(client, prefix).load("anonymous", question.session_id)
+    assert remembered.model == "Eins. Zwei."
+
+
+async def test_a_busy_session_is_waited_for_and_its_history_read_after(
+    client: redis.Redis, prefix: str
+) -> None:
+    question = turn("Wie heiße ich?")
+    history = HistoryStore(client, prefix)
+    lease = SessionLocks(client, prefix).key("anonymous", question.session_id)
+    await client.set(lease, "an-earlier-turn", px=8000)
+
+    async def earlier_turn_ends() -> None:
+        await asyncio.sleep(0.2)
+        await history.append(
+            "anonymous", question.session_id, "an-earlier-turn", "Ich heiße Ada.", "Hallo Ada."
+        )
+        await client.delete(lease)
+
+    ending = asyncio.create_task(earlier_turn_ends())
+    model = RecordingModel()
+    spoken = await run(client, prefix, model, question)
+    await ending
+    assert spoken.memory == "ok"
+    (prompt,) = model.prompts
+    assert [e.user for e in prompt.history] == ["Ich heiße Ada."]
+    assert not await client.exists(lease)
+
+
+async def test_without_redis_the_turn_is_answered_without_memory(prefix: str) -> None:
+    unreachable = redis_client("redis://127.0.0.1:1/0")
+    cancels = CancelFlags(unreachable, prefix)
+    handler = make_handler(
+        RecordingModel("Eine Antwort."),
+        HistoryStore(unreachable, prefix),
+        SessionLocks(unreachable, prefix),
+        LlmSettings(_env_file=None),
+        cancels,
+    )
+    try:
+        (spoken,) = [e async for e in handler(turn("Erzähl mir etwas."))]
+    finally:
+        await cancels.aclose()
+        await unreachable.aclose()
+    assert isinstance(spoken, SpeakRequest)
+    assert (spoken.text, spoken.memory) == ("Eine Antwort.", "unavailable")
