@@ -4,6 +4,10 @@ The watch's WebM/Opus is decoded in memory by PyAV (through faster-whisper's
 `decode_audio`), resampled to 16 kHz mono; Silero VAD, which ships inside
 faster-whisper, skips silence. Nothing reaches a model hub: HF_HUB_OFFLINE is set and
 the model is a local folder.
+
+Whisper encodes a 30 s window whatever the clip's length (3000 mel frames, ~0.9 s of
+the two cores here); STT_WINDOW_S gives the encoder a shorter one when the clip fits
+(`WindowedWhisper`), measured by bench.whisper_window.
 """
 
 from __future__ import annotations
@@ -32,6 +36,34 @@ from faster_whisper import WhisperModel, decode_audio
 log = get_logger(__name__)
 
 SAMPLE_RATE = 16000
+WHISPER_WINDOW_S = 30
+"""Whisper's own window, the one it was trained on: what clips longer than STT_WINDOW_S get."""
+
+
+class WindowedWhisper(WhisperModel):  # type: ignore[misc]  # faster-whisper is untyped
+    """A WhisperModel whose encoder sees the window faster-whisper itself works in.
+
+    `transcribe(chunk_length=N)` sets the feature extractor's window to N seconds: it
+    cuts the audio into N s pieces (and VAD's speech chunks), but then pads each
+    piece's features back to 3000 frames (30 s) before the encoder, whose cost grows
+    with its input. Here the encoder gets the piece at the window's length instead;
+    CTranslate2's Whisper encoder accepts fewer frames. With chunk_length 30 (or none)
+    nothing changes.
+    """
+
+    def encode(self, features: np.ndarray) -> Any:
+        frames = int(self.feature_extractor.nb_max_frames)
+        if features.shape[-1] > frames:
+            features = features[..., :frames]
+        return super().encode(features)
+
+
+def window_for(seconds: float, window_s: int) -> int:
+    """The encoder window for a clip of `seconds`: STT_WINDOW_S when the clip fits in
+    it, Whisper's 30 s otherwise, so a long question is transcribed as a whole the way
+    Whisper was trained (and one over 30 s in 30 s pieces) rather than cut into short
+    windows whose seams split words."""
+    return window_s if seconds <= window_s else WHISPER_WINDOW_S
 
 
 def decode(audio: bytes) -> np.ndarray:
@@ -73,7 +105,7 @@ class LocalWhisper:
             if settings.stt_local_model
             else ensure(WHISPER_BASE, cache_dir(settings.model_dir))
         )
-        model = WhisperModel(
+        model = WindowedWhisper(
             str(folder), device="cpu", compute_type="int8", cpu_threads=settings.stt_threads
         )
         backend = cls(model, settings)
@@ -92,6 +124,10 @@ class LocalWhisper:
         restricted to ours (see `choose`); only when its favourite is not the chosen
         language is the audio transcribed again."""
 
+        # Every call names its window: faster-whisper keeps the last chunk_length in
+        # the model's feature extractor.
+        window = window_for(len(samples) / SAMPLE_RATE, self._settings.stt_window_s)
+
         def run(code: str | None) -> Any:  # (segments, info): faster-whisper is untyped
             return self._model.transcribe(
                 samples,
@@ -99,6 +135,7 @@ class LocalWhisper:
                 beam_size=self._settings.stt_beam_size,
                 vad_filter=True,
                 condition_on_previous_text=False,
+                chunk_length=window,
             )
 
         codes = [language.base(tag) for tag in tags]
