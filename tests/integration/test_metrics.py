@@ -98,6 +98,25 @@ def sentences(frames: list[Any]) -> int:
     return sum(1 for f in frames if isinstance(f, dict) and f.get("type") == "sentence")
 
 
+async def settled(
+    ports: dict[str, int],
+) -> dict[str, dict[tuple[str, frozenset[tuple[str, str]]], float]]:
+    """Every service's metrics once no worker has a delivery in flight: a stage counts
+    a turn after its last event is confirmed, which may be just after the watch has
+    its `done`."""
+    deadline = time.monotonic() + 10
+    while True:
+        now = {name: scrape(port) for name, port in ports.items()}
+        busy = [
+            w
+            for w, stage in STAGE_OF.items()
+            if value(now[w], "uhrwerk_turns_in_flight", stage=stage)
+        ]
+        if not busy or time.monotonic() > deadline:
+            return now
+        await asyncio.sleep(0.05)
+
+
 async def test_turns_move_every_services_counters(metered: Metered) -> None:
     ports = metered.ports
     before = {name: scrape(port) for name, port in ports.items()}
@@ -117,7 +136,7 @@ async def test_turns_move_every_services_counters(metered: Metered) -> None:
         assert frames[-1]["type"] == "done", frames[-1]
         spoken += sentences(frames)
         gateway_open = scrape(ports["gateway"])
-    after = {name: scrape(port) for name, port in ports.items()}
+    after = await settled(ports)
 
     def moved(service: str, name: str, **labels: str) -> float:
         return value(after[service], name, **labels) - value(before[service], name, **labels)
