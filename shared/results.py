@@ -41,6 +41,17 @@ class ResultsUnavailable(Exception):
     """Redis could not be read: nobody can tell whether the turn has an answer."""
 
 
+# KEYS: the turn's hash. ARGV: ttl, then field, value, field, value, …
+# One script rather than a MULTI of HSET and EXPIRE: the same single round trip at about
+# two thirds of the client's CPU (redis-py's transaction pipeline is four commands to
+# pack and four replies to parse; 290 against 185 us measured here), once per turn in
+# the gateway and once per sentence in the tts stage.
+KEEP = """
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return redis.call('EXPIRE', KEYS[1], ARGV[1])
+"""
+
+
 def result_key(prefix: str, turn_id: str) -> str:
     return f"{prefix}:result:{turn_id}"
 
@@ -75,6 +86,7 @@ class ResultStore:
         self._redis = client
         self._prefix = prefix
         self._ttl_s = ttl_s
+        self._keep = client.register_script(KEEP)
 
     @property
     def enabled(self) -> bool:
@@ -120,12 +132,11 @@ class ResultStore:
         )
 
     async def _write(self, turn_id: str, mapping: Mapping[FieldT, EncodableT]) -> None:
-        key = result_key(self._prefix, turn_id)
+        args: list[EncodableT] = [self._ttl_s]
+        for name, value in mapping.items():
+            args += [name, value]
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hset(key, mapping=mapping)
-                pipe.expire(key, self._ttl_s)
-                await pipe.execute()
+            await self._keep(keys=[result_key(self._prefix, turn_id)], args=args)
         except RedisError as exc:
             log.warning("turn result not kept, resume unavailable", turn_id=turn_id, error=str(exc))
 
