@@ -1,7 +1,7 @@
 """What the pipeline itself costs: turns through the real services with stage backends
 that do no work, against the raw broker floor measured in the same run.
 
-    python -m bench.pipeline [--seconds 6] [--idle 1000,10000]   (in make bench)
+    python -m bench.pipeline [--seconds 6] [--idle 1000,10000] [--profile DIR]   (in make bench)
 
 Pipeline: the four services as processes against the local RabbitMQ and Redis with
 STT_BACKEND=null, LLM_BACKEND=null and TTS_BACKEND=null (a fixed transcript, one short
@@ -17,7 +17,11 @@ flight from one client process. The bodies are the recording, a short text and t
 
 Idle: a fresh gateway's RSS with no watch, then with each count of idle connections.
 
-Targets (issue 11): p50 at one watch ≤ 2x the floor's; turns/s at 64 ≤ 0.5x the floor's.
+Profile (`--profile DIR`, needs py-spy: `pip install py-spy`): each service sampled by
+py-spy during the last level, as collapsed stacks in DIR/<service>.txt (one line per
+stack and its sample count: grep and add up, or feed to a flame graph tool).
+
+Targets (issue 11): p50 at one watch ≤ 2x the floor's; turns/s at 64 ≥ 0.5x the floor's.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -223,14 +228,36 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def profile(pids: dict[str, int], seconds: float, folder: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy sampling each service for `seconds` (without pausing it), into `folder`."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    folder.mkdir(parents=True, exist_ok=True)
+    sampling = ["record", "--nonblocking", "-r", "100", "-d", str(max(1, int(seconds)))]
+    return [
+        subprocess.Popen(
+            [spy, *sampling, "-f", "raw", "-o", str(folder / f"{name}.txt"), "--pid", str(pid)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+
+
 async def pipeline(
-    stack: Stack, port: int, seconds: float, clip: bytes
+    stack: Stack, port: int, seconds: float, clip: bytes, profile_to: Path | None = None
 ) -> tuple[list[Run], dict[str, list[float]]]:
-    """The runs, and per service its CPU milliseconds per turn at each level."""
+    """The runs, and per service its CPU milliseconds per turn at each level (and with
+    `profile_to`, py-spy's samples of the last level there)."""
     pids = {name: service.process.pid for name, service in stack.services.items()}
     cpu: dict[str, list[float]] = {name: [] for name in pids}
     frame = json.dumps({"type": "audio", "data": base64.b64encode(clip).decode(), "format": "webm"})
     runs = []
+    spies: list[subprocess.Popen[bytes]] = []
+
+    def start_profiling() -> None:
+        assert profile_to is not None
+        spies.extend(profile(pids, seconds, profile_to))
+
     async with aiohttp.ClientSession() as http:
         for level in LEVELS:
             sockets = [await http.ws_connect(ws_url(port)) for _ in range(level)]
@@ -245,7 +272,12 @@ async def pipeline(
                     raise RuntimeError(f"not an answer: {reply}")
 
             before = {name: cpu_s(pid) for name, pid in pids.items()}
+            if profile_to is not None and level == LEVELS[-1]:
+                # Started after the warm-up, to sample the measured seconds only.
+                asyncio.get_running_loop().call_later(WARM_UP_S, start_profiling)
             run = await measure(level, seconds, turn)
+            for spy in spies:
+                spy.wait(30)
             runs.append(run)
             for name, pid in pids.items():
                 cpu[name].append((cpu_s(pid) - before[name]) * 1000 / run.turns)
@@ -326,7 +358,7 @@ def table(floor_runs: list[Run], pipe_runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
-async def main(seconds: float, idle_counts: list[int]) -> None:
+async def main(seconds: float, idle_counts: list[int], profile_to: Path | None = None) -> None:
     clip = webm_opus(None, seconds=1.0)
     floor_runs = await floor(seconds, clip)
     prefix = f"pipebench{uuid.uuid4().hex[:8]}"
@@ -337,7 +369,7 @@ async def main(seconds: float, idle_counts: list[int]) -> None:
             for worker in WORKERS:
                 stack.start_worker(worker)
             _, port = stack.start_gateway("gateway", GATEWAY_ID="pipebench", **UNLIMITED)
-            pipe_runs, cpu = await pipeline(stack, port, seconds, clip)
+            pipe_runs, cpu = await pipeline(stack, port, seconds, clip, profile_to)
             counts, skipped = feasible(idle_counts)
             idle_figures = await idle(stack, counts) if counts else []
         finally:
@@ -366,6 +398,9 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="measured seconds per level")
     parser.add_argument("--idle", default="1000,10000", help="idle connection counts; '' skips")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy samples of each service at the last level, here"
+    )
     parser.add_argument("--floor-stage", choices=[s.value for s in NEXT] + [Stage.TTS.value])
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -374,7 +409,7 @@ def cli() -> None:
         asyncio.run(floor_consumer(args.prefix, Stage(args.floor_stage), prefetch))
         return
     counts = [int(c) for c in args.idle.split(",") if c.strip()]
-    asyncio.run(main(args.seconds, counts))
+    asyncio.run(main(args.seconds, counts, args.profile))
 
 
 if __name__ == "__main__":
