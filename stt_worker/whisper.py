@@ -51,6 +51,15 @@ class WindowedWhisper(WhisperModel):  # type: ignore[misc]  # faster-whisper is 
     nothing changes.
     """
 
+    def transcribe(
+        self, audio: Any, *args: Any, chunk_length: int | None = None, **options: Any
+    ) -> Any:
+        # faster-whisper keeps a call's chunk_length in the shared feature extractor;
+        # a call that names none gets Whisper's own window, not the last call's.
+        return super().transcribe(
+            audio, *args, chunk_length=chunk_length or WHISPER_WINDOW_S, **options
+        )
+
     def encode(self, features: np.ndarray) -> Any:
         frames = int(self.feature_extractor.nb_max_frames)
         if features.shape[-1] > frames:
@@ -124,8 +133,6 @@ class LocalWhisper:
         restricted to ours (see `choose`); only when its favourite is not the chosen
         language is the audio transcribed again."""
 
-        # Every call names its window: faster-whisper keeps the last chunk_length in
-        # the model's feature extractor.
         window = window_for(len(samples) / SAMPLE_RATE, self._settings.stt_window_s)
 
         def run(code: str | None) -> Any:  # (segments, info): faster-whisper is untyped

@@ -127,3 +127,17 @@ def test_a_clip_longer_than_the_window_is_heard_whole(
     recorder.frames.clear()
     windowed._recognize(samples(QUESTION), ["de-DE"])
     assert set(recorder.frames) == {1200}
+
+
+@pytest.mark.slow
+def test_a_call_naming_no_window_gets_whispers_own(
+    whisper: LocalWhisper, recorder: Recorder
+) -> None:
+    """faster-whisper keeps the last chunk_length; other callers of the model (benches,
+    tests) must not inherit the short window of the recognition before."""
+    clip = samples(QUESTION)
+    LocalWhisper(whisper._model, SttSettings(stt_window_s=12))._recognize(clip, ["de-DE"])
+    recorder.frames.clear()
+    segments, _ = whisper._model.transcribe(clip, language="de", vad_filter=True)
+    list(segments)
+    assert set(recorder.frames) == {3000}
