@@ -16,11 +16,11 @@ import re
 import signal
 import subprocess
 import time
-from collections import Counter
 from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes.audio import mp3_duration
 from tests.speech import spoken_webm
@@ -130,59 +130,111 @@ def container_pid(name: str) -> int:
     return int(subprocess.run(inspect, check=True, capture_output=True, text=True).stdout)
 
 
-def turns_by_replica(service: str) -> Counter[str]:
-    """Finished turns per container of `service`, from their logs ("turn stage done")."""
+def replicas(service: str) -> list[str]:
+    """The running containers of `service` in the stack's compose project."""
     project = os.environ.get("COMPOSE_PROJECT", "uhrwerk")
-    names = subprocess.run(
-        [
-            "podman",
-            "ps",
-            "--format",
-            "{{.Names}}",
-            "--filter",
-            f"label=com.docker.compose.project={project}",
-            "--filter",
-            f"label=com.docker.compose.service={service}",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    counts: Counter[str] = Counter()
-    for name in names:
-        logs = subprocess.run(  # the services log to stderr
-            ["podman", "logs", name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        ).stdout
-        counts[name] = logs.count('"turn stage done"')
+    labels = [f"com.docker.compose.project={project}", f"com.docker.compose.service={service}"]
+    command = ["podman", "ps", "--format", "{{.Names}}"]
+    for label in labels:
+        command += ["--filter", f"label={label}"]
+    listed = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return sorted(listed.split())
+
+
+SCRAPE = (
+    "import sys, urllib.request; "
+    "sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())"
+)
+"""Run inside a worker's container: its metrics port is not published to the host."""
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Prometheus exposition text → {(sample name, labels): value}."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def worker_metrics(name: str, port: int) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    url = f"http://127.0.0.1:{port}/metrics"
+    command = ["podman", "exec", name, "python", "-c", SCRAPE, url]
+    return samples(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+
+
+def stt_counts() -> dict[str, dict[str, float]]:
+    """Per stt replica, from its own /metrics: turns finished ok and redeliveries seen."""
+    counts: dict[str, dict[str, float]] = {}
+    for name in replicas("stt_worker"):
+        metrics = worker_metrics(name, 9101)
+        ok = frozenset({("stage", "stt"), ("outcome", "ok")})
+        counts[name] = {
+            "ok": metrics.get(("uhrwerk_turns_total", ok), 0.0),
+            "redelivered": metrics.get(
+                ("uhrwerk_redeliveries_total", frozenset({("stage", "stt")})), 0.0
+            ),
+        }
     return counts
+
+
+async def gateway_metrics() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The gateway's /metrics through the published port, as an operator scrapes it."""
+    metrics_url = URL.replace("ws://", "http://").removesuffix("/ws") + "/metrics"
+    async with aiohttp.ClientSession() as session, session.get(metrics_url) as response:
+        assert response.status == 200, response.status
+        return samples(await response.text())
+
+
+DELIVERED = ("uhrwerk_gateway_turns_total", frozenset({("outcome", "delivered")}))
+
+
+async def burst(clips: list[dict[str, Any]], count: int) -> list[asyncio.Task[dict[str, Any]]]:
+    async def one(i: int) -> dict[str, Any]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(url()) as ws:
+            return await ask(ws, clips[i % len(clips)])
+
+    return [asyncio.create_task(one(i)) for i in range(count)]
 
 
 async def test_three_stt_replicas_share_a_burst_and_a_killed_one_loses_nothing() -> None:
     await asyncio.to_thread(compose, "scale", "stt_worker", "3")
     try:
-        before = await asyncio.to_thread(turns_by_replica, "stt_worker")
-        assert len(before) == 3, before
         questions = ["Wie spät ist es?", "Welcher Tag ist heute?", "Wie viel ist zwei plus drei?"]
         clips = [spoken(q) for q in questions]
+        # 6 at once: two for each replica (a local model's prefetch is its one running
+        # turn plus one), under the cap of 10 connections per identity (one token).
+        gateway_before = await gateway_metrics()
+        before = await asyncio.to_thread(stt_counts)
+        assert len(before) == 3, before
+        shared = await asyncio.gather(*await burst(clips, 6))
+        spread = await asyncio.to_thread(stt_counts)
 
-        async def one(i: int) -> dict[str, Any]:
-            async with aiohttp.ClientSession() as session, session.ws_connect(url()) as ws:
-                return await ask(ws, clips[i % len(clips)])
-
-        # 9: under the default cap of 10 connections per identity (all share a token).
-        burst = [asyncio.create_task(one(i)) for i in range(9)]
+        # Then a burst during which one replica is SIGKILLed, from outside, as a crash
+        # or the OOM killer would (`podman kill` counts as a stop by hand, after which
+        # `restart: unless-stopped` does not restart it).
+        running = await burst(clips, 6)
         await asyncio.sleep(1.0)
-        victim = sorted(before)[0]
-        # SIGKILL from outside, as a crash or the OOM killer would (`podman kill` counts
-        # as a stop by hand, after which `restart: unless-stopped` does not restart it).
+        victim = sorted(spread)[0]
         os.kill(await asyncio.to_thread(container_pid, victim), signal.SIGKILL)
         started = time.monotonic()
-        replies = await asyncio.gather(*burst)
-        after = await asyncio.to_thread(turns_by_replica, "stt_worker")
+        survived = await asyncio.gather(*running)
+        after = await asyncio.to_thread(stt_counts)
+        gateway_after = await gateway_metrics()
     finally:
         await asyncio.to_thread(compose, "scale", "stt_worker", "1")
-    assert all("error" not in r for r in replies), [r for r in replies if "error" in r]
-    assert all(r["transcript"] for r in replies)
-    served = {name: after[name] - before.get(name, 0) for name in after}
-    assert sum(1 for n in served.values() if n > 0) >= 2, served
+    for replies in (shared, survived):
+        assert all("error" not in r for r in replies), [r for r in replies if "error" in r]
+        assert all(r["transcript"] for r in replies)
+    # The first burst was spread over all three, each replica's own counter says so.
+    served = {name: spread[name]["ok"] - before[name]["ok"] for name in before}
+    assert all(n > 0 for n in served.values()), served
+    assert sum(served.values()) == 6, served
+    # Every turn of both bursts was delivered, as the gateway counts them.
+    assert gateway_after[DELIVERED] - gateway_before[DELIVERED] == 12
+    survivors = {name: after[name]["ok"] - spread[name]["ok"] for name in after if name != victim}
+    print(
+        f"first burst per replica {served}; second burst survivors {survivors}, "
+        f"redelivered {sum(after[n]['redelivered'] for n in after if n != victim)}"
+    )
     assert time.monotonic() - started < TURN_S
