@@ -39,7 +39,7 @@ from gateway.resume import Resumer
 from gateway.turns import PendingTurn, PendingTurns
 from shared import observe, tracing
 from shared.broker import Publisher, connect, open_channel
-from shared.contracts import AudioTurn, Envelope, Reply, TextTurn, decode
+from shared.contracts import AudioTurn, Envelope, Heard, Reply, TextTurn, decode
 from shared.errors import ContractError, ErrorCode, PipelineError
 from shared.history import HistoryStore, HistoryUnavailable, history_limits
 from shared.logging import get_logger
@@ -629,9 +629,10 @@ class Gateway:
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         try:
-            reply = decode(message, Reply)
+            if (message.headers or {}).get("kind") == Heard.KIND:
+                await self.pending.heard(decode(message, Heard))
+            else:
+                await self.pending.deliver(decode(message, Reply))
         except ContractError as exc:
             log.error("malformed reply dropped", reason=exc.detail)
-        else:
-            await self.pending.deliver(reply)
         await message.ack()

@@ -25,7 +25,7 @@ from opentelemetry.trace import INVALID_SPAN, Span
 
 from gateway import frames
 from shared import mp3, observe, tracing
-from shared.contracts import Reply
+from shared.contracts import Heard, Reply
 from shared.errors import MESSAGES, ErrorCode
 from shared.logging import get_logger
 
@@ -65,6 +65,9 @@ class PendingTurn:
     audio: list[bytes] = field(default_factory=list)
     """Protocol 1: the sentences' MP3s, joined when the last is in."""
     transcript: str = ""
+    transcript_sent: bool = False
+    """Protocol 2: the `transcript` frame went out (from `Heard`, or with the first
+    sentence if that came first)."""
     timings: dict[str, float] = field(default_factory=dict)
     memory: str = ""
     first_audio_ms: float | None = None
@@ -198,6 +201,21 @@ class PendingTurns:
                 await self._send_done(turn)
         return True
 
+    async def heard(self, event: Heard) -> None:
+        """The stt stage's transcript, ahead of the answer: protocol 2 shows it now."""
+        turn = self._turns.get(event.turn_id)
+        if turn is None:
+            return
+        async with turn.lock:
+            if self._turns.get(event.turn_id) is turn:
+                await self._send_transcript(turn, event.text)
+
+    async def _send_transcript(self, turn: PendingTurn, text: str) -> None:
+        turn.transcript = turn.transcript or text
+        if turn.protocol >= 2 and turn.voice and not turn.transcript_sent:
+            turn.transcript_sent = True
+            await _quietly(turn.client.send(frames.transcript(turn.turn_id, turn.transcript)))
+
     async def _fail(self, turn: PendingTurn, reply: Reply) -> None:
         self._finish(turn.turn_id)
         observe.GATEWAY_TURNS.labels("failed").inc()
@@ -219,9 +237,8 @@ class PendingTurns:
     async def _send_chunk(self, turn: PendingTurn, reply: Reply) -> None:
         turn.timings |= reply.timings
         turn.memory = reply.memory or turn.memory
-        turn.transcript = turn.transcript or reply.transcript
-        if turn.protocol >= 2 and reply.seq == 0 and turn.voice and reply.transcript:
-            await _quietly(turn.client.send(frames.transcript(turn.turn_id, reply.transcript)))
+        if reply.transcript:
+            await self._send_transcript(turn, reply.transcript)
         if not reply.text:
             return  # the end marker of an answer: it only says the answer is complete
         turn.texts.append(reply.text)

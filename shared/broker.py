@@ -16,7 +16,15 @@ from aio_pika.abc import (
 from yarl import URL
 
 from shared import tracing
-from shared.contracts import AudioTurn, Envelope, Reply, SpeakRequest, Stage, TextTurn, encode
+from shared.contracts import (
+    TO_GATEWAY,
+    AudioTurn,
+    Envelope,
+    SpeakRequest,
+    Stage,
+    TextTurn,
+    encode,
+)
 from shared.logging import get_logger
 from shared.topology import DEAD_REASON_HEADER
 
@@ -27,7 +35,8 @@ ROUTES: dict[type[Envelope], Stage] = {
     TextTurn: Stage.LLM,
     SpeakRequest: Stage.TTS,
 }
-"""Which stage consumes each event type; a `Reply` goes to its `reply_to` queue."""
+"""Which stage consumes each event type; a `Reply` or `Heard` goes to its `reply_to`
+queue (`shared.contracts.TO_GATEWAY`)."""
 
 
 def redact(url: str) -> str:
@@ -78,7 +87,7 @@ class Publisher:
         self._exchange = exchange
 
     async def publish(self, event: Envelope) -> None:
-        """Send `event` to its stage's queue, or a `Reply` to its gateway.
+        """Send `event` to its stage's queue, or a `Reply` or `Heard` to its gateway.
 
         Returns once the broker has confirmed it. A reply whose gateway instance is gone
         (no reply queue) is dropped with a log line: nobody is left to read it. A turn
@@ -88,7 +97,7 @@ class Publisher:
         message = encode(event)
         if message.headers is not None:
             tracing.inject(message.headers)
-        if isinstance(event, Reply):
+        if isinstance(event, TO_GATEWAY):
             try:
                 await self._channel.default_exchange.publish(
                     message, routing_key=event.reply_to, mandatory=True

@@ -164,6 +164,23 @@ class Reply(Envelope):
         return bool(self.error_code)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Heard(Envelope):
+    """stt_worker → the gateway's reply queue: the transcript as soon as it exists, so
+    a protocol 2 watch shows what was heard while the answer is still being made
+    (the answer's replies carry it too, for protocol 1 and for a resume)."""
+
+    KIND: ClassVar[str] = "heard"
+    BODY: ClassVar[str] = "text"
+
+    text: str
+    """What the user said, as recognised."""
+
+
+TO_GATEWAY: tuple[type[Envelope], ...] = (Reply, Heard)
+"""Events that go to the asking gateway's reply queue (`reply_to`), not to a stage."""
+
+
 E = TypeVar("E", bound=Envelope)
 
 

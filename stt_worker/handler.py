@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 from shared import tracing
-from shared.contracts import AudioTurn, Envelope, TextTurn
+from shared.contracts import AudioTurn, Envelope, Heard, TextTurn
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.logging import get_logger
 from shared.worker import Handler
@@ -23,8 +23,11 @@ def make_handler(backend: SpeechToText) -> Handler[AudioTurn]:
             # Silence or noise: tell the watch, and spend no LLM call on it.
             raise PipelineError(ErrorCode.NO_SPEECH, ErrorCategory.PERMANENT, "empty transcript")
         log.info("transcribed", chars=len(text), language=heard.language)
-        yield TextTurn(
-            **(turn.carried() | {"language": heard.language}), text=text, source="speech"
-        )
+        carried = turn.carried() | {"language": heard.language}
+        yield TextTurn(**carried, text=text, source="speech")
+        # After the turn is on its way to the llm stage: the watch can show what was
+        # heard while the answer is being made (a redelivery sends it again; the
+        # gateway shows it once).
+        yield Heard(**carried, text=text)
 
     return handle

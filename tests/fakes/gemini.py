@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -47,6 +48,9 @@ class FakeGemini(BackgroundServer):
         self.first_token_s = 0.0
         """Streaming: wait this long before the first word (a model's time to first token)."""
         self.token_interval_s = 0.0
+        self.hold: threading.Event | None = None
+        """Streaming: when set to an Event, send no word until it is set (a test's way
+        to see what reaches the watch while the answer is still being made)."""
         """Streaming: and this long between words (1/40 s for 40 tokens/s)."""
         self.streams_abandoned: list[float] = []
         """time.monotonic() at which a client stopped reading a stream (barge-in)."""
@@ -83,6 +87,8 @@ class FakeGemini(BackgroundServer):
         await response.prepare(request)
         words = text.split(" ")
         await asyncio.sleep(self.first_token_s)
+        while self.hold is not None and not self.hold.is_set():
+            await asyncio.sleep(0.01)
         for i, word in enumerate(words):
             if i:
                 await asyncio.sleep(self.token_interval_s)

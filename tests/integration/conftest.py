@@ -78,3 +78,4 @@ def reset_fakes(grpc_fake: FakeGoogleGrpc, gemini_fake: FakeGemini) -> None:
     gemini_fake.delay_s = 0.0
     gemini_fake.script = None
     gemini_fake.first_token_s = gemini_fake.token_interval_s = 0.0
+    gemini_fake.hold = None

@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -179,6 +180,33 @@ async def test_a_streamed_upload_is_heard_like_the_whole_file(
     assert first.audio.content == second.audio.content == clip  # byte for byte
     for frames in (streamed, whole):
         assert frames[-1]["text_response"].startswith("Du sagtest: Wie hoch ist die Zugspitze")
+
+
+async def test_the_transcript_is_shown_while_the_answer_is_still_being_made(
+    ws2: aiohttp.ClientWebSocketResponse, gemini_fake: FakeGemini
+) -> None:
+    gemini_fake.script = ANSWER
+    gemini_fake.hold = threading.Event()  # the model says nothing until released
+    try:
+        clip = webm_opus("Erzähl mir von Rom", seconds=2.0)
+        await ws2.send_str(
+            json.dumps({"type": "audio", "data": base64.b64encode(clip).decode(), "format": "webm"})
+        )
+        turn = await frame(ws2)
+        heard = await frame(ws2)  # comes from the stt stage, before any word is generated
+        assert turn["type"] == "turn"
+        assert heard == {
+            "type": "transcript",
+            "turn_id": turn["turn_id"],
+            "text": "Erzähl mir von Rom",
+        }
+    finally:
+        gemini_fake.hold.set()
+    frames = await until_done(ws2)
+    assert [seq for seq, _, _ in sentences_of(frames)] == list(range(len(SENTENCES)))
+    # Shown once: not again with the first sentence.
+    assert not [f for f in frames if isinstance(f, dict) and f.get("type") == "transcript"]
+    assert frames[-1]["type"] == "done"
 
 
 async def test_binary_frames_outside_an_upload_and_a_lone_audio_end_are_refused(
