@@ -24,22 +24,19 @@ recognised in the 30 s window (`fallbacks`), as stt_worker does.
 from __future__ import annotations
 
 import argparse
-import io
 import random
 import statistics
 import time
 import warnings
-import wave
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from bench.language_detection import CLIPS as DETECTION_CLIPS
 from bench.offline_turns import QUESTION
-from shared.audio import read_mono_48k, to_webm_opus
 from shared.settings import SttSettings
 from stt_worker.whisper import SAMPLE_RATE, LocalWhisper, decode, window_for
-from tests.speech import spoken_webm, word_error_rate, words
+from tests.speech import as_watch_sends, spoken_webm, word_error_rate, words
 from tts_worker.local import Pico
 
 with warnings.catch_warnings():
@@ -119,18 +116,6 @@ class Runs:
     texts: dict[int, str] = field(default_factory=dict)
     ms: list[float] = field(default_factory=list)
     question_ms: list[float] = field(default_factory=list)
-
-
-def as_watch_sends(speech: AudioSegment) -> bytes:
-    """A synthesised clip as MediaRecorder's WebM/Opus (as tests.speech.spoken_webm)."""
-    speech = speech.set_channels(1).set_sample_width(2)
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(speech.frame_rate)
-        out.writeframes(speech.raw_data)
-    return to_webm_opus(read_mono_48k(buf.getvalue()))
 
 
 def spoken(text: str, language: str, speed: float) -> bytes:

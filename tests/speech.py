@@ -8,6 +8,8 @@ import io
 import re
 import wave
 
+from pydub import AudioSegment
+
 from shared.audio import read_mono_48k, to_webm_opus
 from shared.settings import TtsSettings
 from tts_worker.local import Piper, pick_engine
@@ -23,7 +25,11 @@ def spoken_webm(text: str, language: str) -> bytes:
     engine = pick_engine(TtsSettings(tts_language=language))
     if isinstance(engine, Piper):
         engine = steady_piper()  # the same question, the same recording, every run
-    speech = engine.speak(text)
+    return as_watch_sends(engine.speak(text))
+
+
+def as_watch_sends(speech: AudioSegment) -> bytes:
+    """A synthesised clip as MediaRecorder's WebM/Opus (48 kHz mono, as a watch sends it)."""
     speech = speech.set_channels(1).set_sample_width(2)
     buf = io.BytesIO()
     with wave.open(buf, "wb") as out:
