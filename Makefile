@@ -62,6 +62,8 @@ bench: install
 	$(BIN)/python -m bench.offline_turns
 	$(BIN)/python -m bench.answer_quality
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.tracing_bench
+	$(BIN)/python -m bench.whisper_window --windows 30,12 --repeats 3
 
 # The fault suite's figures for the README: 16 watches under load while each worker,
 # a gateway, RabbitMQ and Redis fail and come back (its own RabbitMQ and Redis).
