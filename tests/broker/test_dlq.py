@@ -169,7 +169,9 @@ async def test_list_counts_and_messages_in_order_without_consuming(rig: Rig) -> 
         "tts": "0",
     }
     first = await rig.listed()
-    assert [d["turn_id"] for d in first[:3]] == [t.turn_id for t in turns]
+    # The three failed side by side (prefetch 16): in the queue in the order they failed,
+    # which need not be the order they were sent.
+    assert {d["turn_id"] for d in first[:3]} == {t.turn_id for t in turns}
     assert [d["reason_code"] for d in first] == ["backend_rejected"] * 3 + ["malformed"]
     assert first[0]["reason_detail"] == "key revoked"
     assert "lacks header" in first[3]["reason_detail"]
