@@ -7,7 +7,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from shared import tracing
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.google_grpc import FakeGoogleGrpc
 
@@ -32,3 +36,15 @@ def fake_gemini() -> Iterator[FakeGemini]:
 def prefix() -> str:
     """A topology prefix no other test uses, so queues never collide."""
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    """Tracing on in this process (`shared.tracing`), spans kept in memory as each ends."""
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    tracing.install(provider)
+    yield spans
+    tracing.install(None)
+    provider.shutdown()

@@ -7,6 +7,8 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
+from aiohttp import web
+
 
 class BackgroundLoop:
     def __init__(self) -> None:
@@ -43,3 +45,26 @@ class BackgroundServer:
         if self._background is not None:
             self._background.run(self.stop)
             self._background.close()
+
+
+class HttpFake(BackgroundServer):
+    """A fake HTTP server on 127.0.0.1: a subclass says what its `app` serves."""
+
+    port = 0
+    _runner: web.AppRunner | None = None
+
+    def app(self) -> web.Application:
+        raise NotImplementedError
+
+    async def start(self, port: int = 0) -> int:
+        # A request left hanging (a stalled backend) must not hold `stop` for aiohttp's
+        # default minute of graceful shutdown.
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        self.port = self._runner.addresses[0][1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()

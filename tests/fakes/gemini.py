@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.background import BackgroundServer
+from tests.fakes.background import HttpFake
 
 STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
@@ -36,7 +36,7 @@ def answer_for(body: dict[str, Any]) -> str:
     return f"Du sagtest: {last}. Wir sprechen seit {len(user_turns)} Runden."
 
 
-class FakeGemini(BackgroundServer):
+class FakeGemini(HttpFake):
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         """Each request: {"model", "method", "api_key", "body"}."""
@@ -54,8 +54,6 @@ class FakeGemini(BackgroundServer):
         """Streaming: and this long between words (1/40 s for 40 tokens/s)."""
         self.streams_abandoned: list[float] = []
         """time.monotonic() at which a client stopped reading a stream (barge-in)."""
-        self.port = 0
-        self._runner: web.AppRunner | None = None
 
     @property
     def base_url(self) -> str:
@@ -102,21 +100,10 @@ class FakeGemini(BackgroundServer):
         await response.write_eof()
         return response
 
-    async def start(self, port: int = 0) -> int:
+    def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post(r"/{version}/models/{target:[^/]+}", self._handle)
-        # A request left hanging (`delay_s`, a stalled backend) must not hold `stop` for
-        # aiohttp's default minute of graceful shutdown.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self.port
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
 
 def _response(text: str, finish: str | None) -> dict[str, Any]:

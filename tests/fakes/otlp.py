@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from tests.fakes.background import BackgroundServer
+from tests.fakes.background import HttpFake
 
 PROTOBUF = "application/x-protobuf"
 
@@ -56,13 +56,11 @@ def attributes_of(pairs: Any) -> dict[str, Any]:
     return {pair.key: value_of(pair.value) for pair in pairs if isinstance(pair, KeyValue)}
 
 
-class FakeOtlpCollector(BackgroundServer):
+class FakeOtlpCollector(HttpFake):
     def __init__(self) -> None:
         self.spans: list[CollectedSpan] = []
         self.requests = 0
-        self.port = 0
         self._lock = threading.Lock()
-        self._runner: web.AppRunner | None = None
 
     @property
     def endpoint(self) -> str:
@@ -111,16 +109,7 @@ class FakeOtlpCollector(BackgroundServer):
             body=ExportTraceServiceResponse().SerializeToString(), content_type=PROTOBUF
         )
 
-    async def start(self, port: int = 0) -> int:
+    def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/traces", self._traces)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self.port
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
