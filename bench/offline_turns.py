@@ -3,15 +3,16 @@
     python -m bench.offline_turns [--turns 20]
 
 Starts the four services on their offline backends against the local RabbitMQ and
-Redis, sends a ~3 s German question recorded as WebM/Opus (spoken by pico2wave) over
-the watch protocol, and reports time to transcript (stt), to answer text (stt+llm) and
-to MP3 (the gateway's total), p50/p95, and each service's peak memory (VmHWM).
-Protocol 2 (answers streamed sentence by sentence): time to the first sentence's MP3
-(target: p50 ≤ 1.5 s). Baselines in the same run: the question's own length (real
-time), and a typed turn
-of the same words, which skips speech recognition. Then the local intents: "Wie spät
-ist es?" typed and spoken, answered from the clock without the model (target: typed,
-under 300 ms to MP3 at p50).
+Redis, sends ~3 s German questions recorded as WebM/Opus (spoken by pico2wave) over the
+watch protocol, in turn: knowledge questions the model answers (no local intent takes
+them; the weather question this bench asked before is now answered without the model,
+honestly, on a backend without live data). It reports time to transcript (stt), to
+answer text (stt+llm) and to MP3 (the gateway's total), p50/p95, and each service's
+peak memory (VmHWM). Protocol 2 (answers streamed sentence by sentence): time to the
+first sentence's MP3 (target: p50 ≤ 1.5 s). Baselines in the same run: the questions'
+mean length (real time), and typed turns of the same words, which skip speech
+recognition. Then the local intents: "Wie spät ist es?" typed and spoken, answered
+from the clock without the model (target: typed, under 300 ms to MP3 at p50).
 """
 
 from __future__ import annotations
@@ -24,16 +25,22 @@ import statistics
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 
+from llm_worker import intents
 from shared.model_files import default_cache_dir
 from tests.integration.conftest import delete_topology
 from tests.integration.stack import WORKERS, Stack, ws_url
 from tests.speech import spoken_webm
 
-QUESTION = "Wie wird das Wetter morgen in Berlin und in München?"
+QUESTIONS = (
+    "Wie hoch ist der höchste Berg in Deutschland?",
+    "Wer hat die Relativitätstheorie entwickelt?",
+    "Warum ist der Himmel am Tag eigentlich blau?",
+)
 TIME_QUESTION = "Wie spät ist es?"
 TIME_TARGET_MS = 300
 
@@ -50,13 +57,14 @@ def peak_memory_mb(pid: int) -> float:
     return float("nan")
 
 
-async def run_turns(port: int, frame: dict[str, str], turns: int) -> list[dict[str, float]]:
+async def run_turns(port: int, frames: list[dict[str, str]], turns: int) -> list[dict[str, float]]:
+    """Protocol 1 timings of `turns` turns, asking `frames` in turn."""
     timings = []
     async with aiohttp.ClientSession() as http:
-        for _ in range(turns):
+        for n in range(turns):
             # A fresh connection per turn: a new session, so memory does not grow.
             async with http.ws_connect(ws_url(port)) as ws:
-                await ws.send_str(json.dumps(frame))
+                await ws.send_str(json.dumps(frames[n % len(frames)]))
                 reply = json.loads((await ws.receive(timeout=120)).data)
             if "error" in reply:
                 raise RuntimeError(reply)
@@ -64,14 +72,14 @@ async def run_turns(port: int, frame: dict[str, str], turns: int) -> list[dict[s
     return timings
 
 
-async def first_audio(port: int, frame: dict[str, str], turns: int) -> list[float]:
+async def first_audio(port: int, frames: list[dict[str, str]], turns: int) -> list[float]:
     """Protocol 2: milliseconds from sending the question to its first sentence's MP3."""
     times = []
     async with aiohttp.ClientSession() as http:
-        for _ in range(turns):
+        for n in range(turns):
             async with http.ws_connect(ws_url(port, protocol="2")) as ws:
                 started = time.perf_counter()
-                await ws.send_str(json.dumps(frame))
+                await ws.send_str(json.dumps(frames[n % len(frames)]))
                 first = 0.0
                 while True:
                     message = await ws.receive(timeout=120)
@@ -91,11 +99,13 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=20)
     args = parser.parse_args()
-    clip = spoken_webm(QUESTION, "de-DE")
+    for question in QUESTIONS:  # each must reach the model, as on the offline backend
+        assert intents.answer(question, datetime.now(UTC), "de-DE", live_data=False) is None
+    clips = [spoken_webm(question, "de-DE") for question in QUESTIONS]
     time_clip = spoken_webm(TIME_QUESTION, "de-DE")
     from shared.audio import read_mono_48k
 
-    clip_s = len(read_mono_48k(clip)) / 48000
+    clip_s = statistics.mean(len(read_mono_48k(clip)) / 48000 for clip in clips)
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(prefix, None, None, Path(tmp))
@@ -104,17 +114,22 @@ async def main() -> None:
             for worker in WORKERS:
                 stack.start_worker(worker, timeout=300)
             _, port = stack.start_gateway("gateway", GATEWAY_ID="bench")
-            audio = {"type": "audio", "data": base64.b64encode(clip).decode(), "format": "webm"}
+            audio = [
+                {"type": "audio", "data": base64.b64encode(clip).decode(), "format": "webm"}
+                for clip in clips
+            ]
             await run_turns(port, audio, 2)  # warm-up, not counted
             spoken = await run_turns(port, audio, args.turns)
-            typed = await run_turns(port, {"type": "text", "message": QUESTION}, args.turns)
+            typed = await run_turns(
+                port, [{"type": "text", "message": q} for q in QUESTIONS], args.turns
+            )
             streamed = await first_audio(port, audio, args.turns)
             clock_typed = await run_turns(
-                port, {"type": "text", "message": TIME_QUESTION}, args.turns
+                port, [{"type": "text", "message": TIME_QUESTION}], args.turns
             )
             clock_spoken = await run_turns(
                 port,
-                {"type": "audio", "data": base64.b64encode(time_clip).decode(), "format": "webm"},
+                [{"type": "audio", "data": base64.b64encode(time_clip).decode(), "format": "webm"}],
                 args.turns,
             )
             memory = {
@@ -126,7 +141,7 @@ async def main() -> None:
             await delete_topology(prefix, [f"{prefix}.reply.bench"])
 
     rows = [
-        ("baseline: the question's length", [clip_s * 1000] * len(spoken)),
+        ("baseline: the questions' mean length", [clip_s * 1000] * len(spoken)),
         ("time to transcript (stt)", [t["stt"] for t in spoken]),
         ("time to answer text (stt+llm)", [t["stt"] + t["llm"] for t in spoken]),
         ("time to MP3 (total at gateway)", [t["total"] for t in spoken]),
@@ -135,7 +150,9 @@ async def main() -> None:
         ("time question typed → MP3 (clock)", [t["total"] for t in clock_typed]),
         ("time question spoken → MP3 (clock)", [t["total"] for t in clock_spoken]),
     ]
-    print(f"offline pipeline, {args.turns} turns, question {clip_s:.2f} s: {QUESTION!r}")
+    print(f"offline pipeline, {args.turns} turns, questions {clip_s:.2f} s on average:")
+    for question in QUESTIONS:
+        print(f"  {question!r}")
     print(f"{'measure':<36} {'p50 ms':>9} {'p95 ms':>9} {'x real time':>12}")
     for name, values in rows:
         p50 = statistics.median(values)

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bench.language_detection import CLIPS as DETECTION_CLIPS
-from bench.offline_turns import QUESTION
 from shared.settings import SttSettings
 from stt_worker.whisper import SAMPLE_RATE, LocalWhisper, decode, window_for
 from tests.speech import as_watch_sends, spoken_webm, word_error_rate, words
@@ -44,6 +43,8 @@ with warnings.catch_warnings():
     from pydub import AudioSegment
 
 WINDOWS = (30, 24, 20, 16, 12)
+QUESTION = "Wie wird das Wetter morgen in Berlin und in München?"
+"""The question the window was chosen on (bench.offline_turns asked it until then)."""
 
 # bench.language_detection's 16 and five more: the 21 short questions.
 SHORT = [

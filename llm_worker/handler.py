@@ -139,7 +139,7 @@ def make_handler(
     def answer(turn: TextTurn, past: list[Exchange], now: datetime, stop: asyncio.Event) -> Answer:
         language = turn_language(turn)
         if settings.local_intents:
-            local = intents.answer(turn.text, now, language)
+            local = intents.answer(turn.text, now, language, live_data=model.grounded)
             if local is not None:
                 log.info("answered without the model", intent=local.intent.value)
                 return Answer(local.language, local.intent.value, one(local.text))

@@ -1,12 +1,14 @@
 """Questions that need no model: the time, the date, the weekday, answered from the
-clock, and plain arithmetic (`llm_worker.arithmetic`), answered exactly.
+clock, the time in a named city or country (`llm_worker.places`), and plain arithmetic
+(`llm_worker.arithmetic`), answered exactly.
 
 A watch is asked the time more than anything else, and a language model is the wrong
 tool for it: it has no clock, and a small one gets it wrong even when told. So before
 the model, the question is matched against the ways people ask for the time or the
 date in German and English. The match is on the whole question (after wake words,
-politeness and fillers are dropped), so "Wie spät ist es in Tokio?" or "What time
-does the bakery close?" fall through to the model instead of getting the local time.
+politeness and fillers are dropped), so "What time does the bakery close?" or the time
+"in" a place the table does not know fall through to the model instead of getting the
+local time.
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
-from llm_worker import arithmetic, clock
+from llm_worker import arithmetic, clock, live, places
+from llm_worker.places import Place
 
 
 class Intent(StrEnum):
     TIME = "time"
+    TIME_IN = "time_in"
     DATE = "date"
+    NO_LIVE_DATA = "no_live_data"
     ARITHMETIC = "arithmetic"
 
 
@@ -130,6 +136,13 @@ def _compile(patterns: list[str]) -> re.Pattern[str]:
 
 DE_TIME_RE, DE_DATE_RE = _compile(DE_TIME), _compile(DE_DATE)
 EN_TIME_RE, EN_DATE_RE = _compile(EN_TIME), _compile(EN_DATE)
+# The same questions about a place: "wie spät ist es in tokio", "weißt du, wie spät es
+# in der schweiz ist", "what time is it in new york", "the time in tokyo".
+DE_TIME_IN_RE = re.compile(
+    rf"(?:(?:{DE_TIME_RE.pattern}) (?:in|im|auf) (?P<place>.+))|"
+    rf"(?:{DE_ASK} (?:wie spät|wie viel uhr|welche uhrzeit) es (?:in|im|auf) (?P<asked>.+) ist)"
+)
+EN_TIME_IN_RE = re.compile(rf"(?:{EN_TIME_RE.pattern}) in (?P<place>.+)")
 
 
 def _words(text: str) -> str:
@@ -162,6 +175,22 @@ def _offset(text: str, offsets: dict[str, int]) -> int:
     return 0
 
 
+def match_place(question: str) -> tuple[Place, str] | None:
+    """(place, "de" or "en") when the question asks for the time in a known place."""
+    words = _words(question)
+    for text, pattern, lang in (
+        (_german(words), DE_TIME_IN_RE, "de"),
+        (_english(words), EN_TIME_IN_RE, "en"),
+    ):
+        found = pattern.fullmatch(text)
+        if found is None:
+            continue
+        place = places.find(found.group("place") or found.groupdict().get("asked") or "")
+        if place is not None:
+            return place, lang
+    return None
+
+
 def match(question: str) -> tuple[Intent, str, int] | None:
     """(intent, "de" or "en", day offset) when the question asks for the time or date."""
     words = _words(question)
@@ -179,11 +208,26 @@ def match(question: str) -> tuple[Intent, str, int] | None:
     return None
 
 
-def answer(question: str, now: datetime, language: str) -> LocalAnswer | None:
+def answer(
+    question: str, now: datetime, language: str, live_data: bool = True
+) -> LocalAnswer | None:
     """The spoken answer from the clock (`now` in the watch's zone), or None for any
     question this module does not recognise. `language` is the turn's, used to keep
-    its region ("en-GB") when the question is in that language."""
+    its region ("en-GB") when the question is in that language. Without `live_data`
+    (a backend that cannot search), weather and news questions get an honest answer
+    (`llm_worker.live`) instead of going to a model that might invent one."""
+    elsewhere = match_place(question)
+    if elsewhere is not None:
+        place, lang = elsewhere
+        return LocalAnswer(Intent.TIME_IN, _time_in(place, now, lang), _tag(language, lang))
     found = match(question)
+    if found is None and not live_data:
+        words = _words(question)
+        first = clock.lang(language)
+        for lang in (first, "en" if first == "de" else "de"):
+            honest = live.answer(words, lang)
+            if honest is not None:
+                return LocalAnswer(Intent.NO_LIVE_DATA, honest, _tag(language, lang))
     if found is None:
         sum_ = arithmetic.answer(question)
         if sum_ is None:
@@ -198,6 +242,35 @@ def answer(question: str, now: datetime, language: str) -> LocalAnswer | None:
         return LocalAnswer(intent, text, tag)
     day = now + timedelta(days=days)
     return LocalAnswer(intent, _date_sentence(day, days, lang), tag)
+
+
+def _time_in(place: Place, now: datetime, lang: str) -> str:
+    """ "In Tokio ist es 4 Uhr 25, dort ist schon Samstag." / "In Tokyo it's 4:25 AM,
+    already Saturday there."; for a place with several zones one clause per zone."""
+    spoken = []
+    for german, english, zone in place.zones:
+        there = now.astimezone(ZoneInfo(zone))
+        said = clock.time_of_day(there, lang)
+        day = (there.date() - now.date()).days
+        if len(place.zones) == 1:
+            note = ""
+            if day:
+                weekday = clock.weekday(there, lang)
+                if lang == "de":
+                    note = f", dort ist {'schon' if day > 0 else 'noch'} {weekday}"
+                else:
+                    note = f", {'already' if day > 0 else 'still'} {weekday} there"
+            where = place.de if lang == "de" else place.en
+            verb = "ist es" if lang == "de" else "it's"
+            return f"{where[0].upper()}{where[1:]} {verb} {said}{note}."
+        note = f" {'am' if lang == 'de' else 'on'} {clock.weekday(there, lang)}" if day else ""
+        spoken.append((german if lang == "de" else english, f"{said}{note}"))
+    (first, first_time), *rest = spoken
+    others = "".join(f", in {name} {said}" for name, said in rest)
+    if lang == "de":
+        where = place.de[0].upper() + place.de[1:]
+        return f"{where} gibt es mehrere Zeitzonen: in {first} ist es {first_time}{others}."
+    return f"There are several time zones {place.en}: in {first} it's {first_time}{others}."
 
 
 def _tag(language: str, lang: str) -> str:

@@ -104,6 +104,9 @@ async def test_a_spoken_question_is_understood_answered_and_spoken(
             assert answer
             if "France" in question:
                 assert "Paris" in answer  # the transcript, not just any text, reached the model
+            if "Wetter" in question:
+                # No weather data offline: said honestly, not invented by the model.
+                assert "keine Wetterdaten" in answer, answer
             seconds = mp3_duration(base64.b64decode(reply["audio_base64"]))
             # Speech runs at roughly 8 to 25 characters per second.
             assert len(answer) / 30 < seconds < len(answer) / 5 + 2, (answer, seconds)

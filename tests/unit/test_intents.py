@@ -108,9 +108,6 @@ ENGLISH_DATE = [
     ("What is yesterday's date?", -1),
 ]
 NOT_LOCAL = [
-    "Wie spät ist es in Tokio?",
-    "Wie viel Uhr ist es in New York?",
-    "Was ist die Uhrzeit in London?",
     "Wann ist Weihnachten?",
     "Welcher Tag ist Weihnachten?",
     "Wie viele Tage sind es bis Weihnachten?",
@@ -129,7 +126,10 @@ NOT_LOCAL = [
     "Was war gestern in den Nachrichten?",
     "Wann hat die Bäckerei heute geöffnet?",
     "Wie spät ist es, wenn es in Berlin zwölf Uhr ist, in Tokio?",
-    "What time is it in Tokyo?",
+    "Wie spät ist es in Hintertupfingen?",  # a place the table does not know
+    "Wie spät ist es in zwei Stunden?",
+    "Wie spät ist es in der Küche?",
+    "What time is it in the kitchen?",
     "What time does the bakery close?",
     "What time is sunset today?",
     "When is Christmas?",
@@ -237,3 +237,105 @@ def test_the_model_is_told_the_date_and_time() -> None:
     assert clock.describe(NOW, "en-US") == (
         "Today is Friday, November 27, 2026, and the time is 9:41."
     )
+
+
+# 9:41 in Berlin (UTC+1) is 8:41 UTC: 17:41 in Tokyo, 3:41 in New York, 22:41 the day
+# before in Honolulu (UTC-10).
+TIME_IN = [
+    ("Wie spät ist es in Tokio?", "In Tokio ist es 17 Uhr 41.", "de-DE"),
+    ("Wie viel Uhr ist es gerade in New York?", "In New York ist es 3 Uhr 41.", "de-DE"),
+    ("Was ist die Uhrzeit in London?", "In London ist es 8 Uhr 41.", "de-DE"),
+    ("Weißt du, wie spät es in der Schweiz ist?", "In der Schweiz ist es 9 Uhr 41.", "de-DE"),
+    ("Uhrzeit in Peking?", "In Peking ist es 16 Uhr 41.", "de-DE"),
+    ("Wie spät ist es im Iran?", "Im Iran ist es 12 Uhr 11.", "de-DE"),
+    (
+        "Wie spät ist es auf Hawaii?",
+        "Auf Hawaii ist es 22 Uhr 41, dort ist noch Donnerstag.",
+        "de-DE",
+    ),
+    (
+        "Wie spät ist es in den USA?",
+        "In den USA gibt es mehrere Zeitzonen: in New York ist es 3 Uhr 41, "
+        "in Los Angeles 0 Uhr 41.",
+        "de-DE",
+    ),
+    ("What time is it in Tokyo?", "In Tokyo it's 5:41 PM.", "en-US"),
+    ("What's the time in Buenos Aires right now?", "In Buenos Aires it's 5:41 AM.", "en-US"),
+    ("Time in the UK?", "In the UK it's 8:41 AM.", "en-US"),
+    ("What time is it in Honolulu?", "In Honolulu it's 10:41 PM, still Thursday there.", "en-US"),
+    (
+        "What time is it in Australia?",
+        "There are several time zones in Australia: in Sydney it's 7:41 PM, in Perth 4:41 PM.",
+        "en-US",
+    ),
+]
+
+
+@pytest.mark.parametrize(("question", "expected", "language"), TIME_IN)
+def test_the_time_in_a_place_is_the_clock_in_its_zone(
+    question: str, expected: str, language: str
+) -> None:
+    found = intents.answer(question, NOW, "de-DE")
+    assert found is not None, question
+    assert found.intent is Intent.TIME_IN
+    assert found.text == expected
+    assert found.language == language
+
+
+def test_a_place_already_on_the_next_day_says_so() -> None:
+    late = datetime(2026, 11, 27, 23, 30, tzinfo=BERLIN)  # 22:30 UTC, Saturday in Asia
+    found = intents.answer("Wie spät ist es in Tokio?", late, "de-DE")
+    assert found is not None
+    assert found.text == "In Tokio ist es 7 Uhr 30, dort ist schon Samstag."
+    russia = intents.answer("What time is it in Russia?", late, "en-US")
+    assert russia is not None
+    assert russia.text == (
+        "There are several time zones in Russia: in Moscow it's 1:30 AM on Saturday, "
+        "in Vladivostok 8:30 AM on Saturday."
+    )
+
+
+NEEDS_LIVE_DATA = [
+    ("Wie wird das Wetter morgen in Berlin und in München?", "weather", "de-DE"),
+    ("Wie ist das Wetter?", "weather", "de-DE"),
+    ("Regnet es morgen?", "weather", "de-DE"),
+    ("Wird es heute noch regnen?", "weather", "de-DE"),
+    ("Brauche ich heute einen Regenschirm?", "weather", "de-DE"),
+    ("Wie warm ist es draußen?", "weather", "de-DE"),
+    ("Wie viel Grad hat es in Hamburg?", "weather", "de-DE"),
+    ("Was gibt es in den Nachrichten?", "news", "de-DE"),
+    ("What's the weather like tomorrow?", "weather", "en-US"),
+    ("Will it rain today?", "weather", "en-US"),
+    ("How cold is it outside?", "weather", "en-US"),
+    ("Any news today?", "news", "en-US"),
+]
+KNOWLEDGE = [
+    "Wie kalt ist es auf dem Mond?",
+    "What's the temperature of the sun?",
+    "Warum ist der Himmel blau?",
+    "Wer hat den Faust geschrieben?",
+    "What is the capital of France?",
+]
+
+
+@pytest.mark.parametrize(("question", "kind", "language"), NEEDS_LIVE_DATA)
+def test_without_live_data_weather_and_news_get_an_honest_answer(
+    question: str, kind: str, language: str
+) -> None:
+    found = intents.answer(question, NOW, "de-DE", live_data=False)
+    assert found is not None, question
+    assert found.intent is Intent.NO_LIVE_DATA
+    assert found.language == language
+    said = found.text.lower()
+    assert ("internet" in said) and (
+        ("wetter" in said or "weather" in said)
+        if kind == "weather"
+        else ("nachrichten" in said or "news" in said)
+    )
+    # A backend that searches (Gemini) answers them itself.
+    assert intents.answer(question, NOW, "de-DE", live_data=True) is None
+
+
+@pytest.mark.parametrize("question", KNOWLEDGE)
+def test_knowledge_questions_that_sound_like_weather_go_to_the_model(question: str) -> None:
+    assert intents.answer(question, NOW, "de-DE", live_data=False) is None
