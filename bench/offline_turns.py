@@ -42,6 +42,7 @@ QUESTIONS = (
     "Warum ist der Himmel am Tag eigentlich blau?",
 )
 TIME_QUESTION = "Wie spät ist es?"
+FOLLOW_UP_PAUSE_S = 4.0
 TIME_TARGET_MS = 300
 
 
@@ -73,26 +74,44 @@ async def run_turns(port: int, frames: list[dict[str, str]], turns: int) -> list
 
 
 async def first_audio(port: int, frames: list[dict[str, str]], turns: int) -> list[float]:
-    """Protocol 2: milliseconds from sending the question to its first sentence's MP3."""
+    """Protocol 2: milliseconds from sending the question to its first sentence's MP3,
+    each the first question of a new session."""
     times = []
     async with aiohttp.ClientSession() as http:
         for n in range(turns):
             async with http.ws_connect(ws_url(port, protocol="2")) as ws:
-                started = time.perf_counter()
-                await ws.send_str(json.dumps(frames[n % len(frames)]))
-                first = 0.0
-                while True:
-                    message = await ws.receive(timeout=120)
-                    if message.type is aiohttp.WSMsgType.BINARY and not first:
-                        first = (time.perf_counter() - started) * 1000
-                    elif message.type is aiohttp.WSMsgType.TEXT:
-                        kind = json.loads(message.data).get("type")
-                        if kind == "error":
-                            raise RuntimeError(message.data)
-                        if kind == "done":
-                            break
-            times.append(first)
+                times.append(await one_streamed(ws, frames[n % len(frames)]))
     return times
+
+
+async def follow_ups(port: int, frames: list[dict[str, str]], turns: int) -> list[float]:
+    """Protocol 2: first audio of a session's second question, asked FOLLOW_UP_PAUSE_S
+    after the first answer was complete (while a watch would be playing it)."""
+    times = []
+    async with aiohttp.ClientSession() as http:
+        for n in range(turns):
+            async with http.ws_connect(ws_url(port, protocol="2")) as ws:
+                await one_streamed(ws, frames[n % len(frames)])
+                await asyncio.sleep(FOLLOW_UP_PAUSE_S)
+                times.append(await one_streamed(ws, frames[(n + 1) % len(frames)]))
+    return times
+
+
+async def one_streamed(ws: aiohttp.ClientWebSocketResponse, frame: dict[str, str]) -> float:
+    """Ask `frame`, read the turn to its end; milliseconds to its first MP3."""
+    started = time.perf_counter()
+    await ws.send_str(json.dumps(frame))
+    first = 0.0
+    while True:
+        message = await ws.receive(timeout=120)
+        if message.type is aiohttp.WSMsgType.BINARY and not first:
+            first = (time.perf_counter() - started) * 1000
+        elif message.type is aiohttp.WSMsgType.TEXT:
+            kind = json.loads(message.data).get("type")
+            if kind == "error":
+                raise RuntimeError(message.data)
+            if kind == "done":
+                return first
 
 
 async def main() -> None:
@@ -124,6 +143,7 @@ async def main() -> None:
                 port, [{"type": "text", "message": q} for q in QUESTIONS], args.turns
             )
             streamed = await first_audio(port, audio, args.turns)
+            followed = await follow_ups(port, audio, args.turns)
             clock_typed = await run_turns(
                 port, [{"type": "text", "message": TIME_QUESTION}], args.turns
             )
@@ -146,6 +166,7 @@ async def main() -> None:
         ("time to answer text (stt+llm)", [t["stt"] + t["llm"] for t in spoken]),
         ("time to MP3 (total at gateway)", [t["total"] for t in spoken]),
         ("protocol 2: time to first audio", streamed),
+        (f"  same, follow-up {FOLLOW_UP_PAUSE_S:.0f} s after", followed),
         ("baseline: typed turn, time to MP3", [t["total"] for t in typed]),
         ("time question typed → MP3 (clock)", [t["total"] for t in clock_typed]),
         ("time question spoken → MP3 (clock)", [t["total"] for t in clock_spoken]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import tzinfo
 from typing import Protocol
 
 from llm_worker.prompt import Prompt
@@ -28,6 +29,13 @@ class LanguageModel(Backend, Protocol):
 
     async def answer(self, prompt: Prompt, deadline: float) -> str:
         """The whole reply (`stream` collected)."""
+        ...
+
+    def expect(self, prompt: Prompt, zone: tzinfo) -> None:
+        """The session's next turn will most likely start as `prompt` (its history and
+        instruction; the question is not known yet) with the clock in `zone`: a backend
+        that can evaluate a prompt ahead of time (the local model) does so while idle.
+        The others ignore it."""
         ...
 
 

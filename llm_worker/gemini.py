@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import tzinfo
 
 from google import genai
 from google.genai import types
@@ -107,6 +108,9 @@ class Gemini:
 
     async def answer(self, prompt: Prompt, deadline: float) -> str:
         return await collect(self.stream(prompt, deadline))
+
+    def expect(self, prompt: Prompt, zone: tzinfo) -> None:
+        return None  # nothing to evaluate ahead of time
 
     async def close(self) -> None:
         await self._client.aio.aclose()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from llm_worker import clock, intents
@@ -52,6 +52,8 @@ class Answer:
     """ "model" or the local intent that answered ("time", "date")."""
     sentences: AsyncIterator[tuple[str, bool]]
     """Each sentence, and whether more surely follows it."""
+    prompt: Prompt | None = None
+    """What the model was asked (None for a local answer)."""
 
 
 async def until_set(stream: AsyncIterator[str], stop: asyncio.Event) -> AsyncGenerator[str, None]:
@@ -150,7 +152,7 @@ def make_handler(
             question=turn.text,
             language=language,
         )
-        return Answer(language, "model", model_sentences(turn, prompt, stop))
+        return Answer(language, "model", model_sentences(turn, prompt, stop), prompt)
 
     async def handle(turn: TextTurn) -> AsyncGenerator[Envelope, None]:
         now = lang.now_in(turn.timezone, settings.assistant_timezone)
@@ -186,7 +188,13 @@ def make_handler(
                 raise PipelineError(
                     ErrorCode.BACKEND_REJECTED, ErrorCategory.PERMANENT, "nothing speakable"
                 )
-            status = await memory.remember(turn, opened, " ".join(sentences))
+            spoken = " ".join(sentences)
+            status = await memory.remember(turn, opened, spoken)
+            if made.prompt is not None and status == "ok" and now.tzinfo is not None:
+                # The session's next prompt starts with this exchange remembered.
+                said = Exchange(turn.turn_id, turn.text, spoken, now.timestamp())
+                history = [*made.prompt.history, said]
+                model.expect(replace(made.prompt, history=history, question=""), now.tzinfo)
             tracing.annotate(
                 source=made.source, sentences=len(sentences), characters=sum(map(len, sentences))
             )

@@ -4,6 +4,7 @@ in two pieces. Only for `bench.pipeline`, which measures what the pipeline itsel
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import tzinfo
 
 from llm_worker.prompt import Prompt
 
@@ -22,6 +23,9 @@ class NullModel:
 
     async def answer(self, prompt: Prompt, deadline: float) -> str:
         return "".join(PIECES)
+
+    def expect(self, prompt: Prompt, zone: tzinfo) -> None:
+        return None  # nothing to evaluate ahead of time
 
     async def close(self) -> None:
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import tzinfo
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -162,6 +163,9 @@ class OpenAICompatible:
 
     async def answer(self, prompt: Prompt, deadline: float) -> str:
         return await collect(self.stream(prompt, deadline))
+
+    def expect(self, prompt: Prompt, zone: tzinfo) -> None:
+        return None  # nothing to evaluate ahead of time
 
     async def close(self) -> None:
         await self._client.close()

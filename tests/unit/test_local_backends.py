@@ -291,3 +291,33 @@ async def test_local_llama_streams_and_stops_when_closed(llama: LocalLlama) -> N
 def test_local_llama_generation_stops_at_the_deadline(llama: LocalLlama) -> None:
     messages = [{"role": "user", "content": "Zähle langsam von eins bis hundert."}]
     assert len(list(llama.generate(messages, 64, deadline=time.time() - 1))) <= 1
+
+
+@pytest.mark.slow
+async def test_local_llama_evaluates_the_next_prompt_ahead(llama: LocalLlama) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from llm_worker import clock
+    from shared.history import Exchange
+
+    berlin = ZoneInfo("Europe/Berlin")
+    said = Exchange("t1", "Was ist die Hauptstadt von Frankreich?", "Paris.", 0.0)
+    follow_up = ask("Wie viele Einwohner hat sie?", [said])
+    llama.expect(dataclasses.replace(follow_up, question=""), berlin)
+    held = llama._llama  # what llama.cpp holds evaluated
+    deadline = time.monotonic() + 60
+    while True:
+        now = datetime.now(berlin)
+        ahead = llama._prefix(follow_up, now)
+        if list(held.input_ids[: held.n_tokens]) == ahead:
+            break  # the history and this minute's clock, up to the question
+        assert time.monotonic() < deadline, "the next prompt was not evaluated ahead"
+        await asyncio.sleep(0.1)
+    assert len(ahead) > 100  # instruction, the exchange, the clock
+    # The follow-up as the handler sends it starts with exactly those tokens, so
+    # llama.cpp evaluates only the question's own.
+    asked = dataclasses.replace(follow_up, clock=clock.describe(now, "de-DE"))
+    answer = await llama.answer(asked, time.time() + 60)
+    assert answer
+    assert list(held.input_ids[: len(ahead)]) == ahead
