@@ -6,9 +6,11 @@ A watch is asked the time more than anything else, and a language model is the w
 tool for it: it has no clock, and a small one gets it wrong even when told. So before
 the model, the question is matched against the ways people ask for the time or the
 date in German and English. The match is on the whole question (after wake words,
-politeness and fillers are dropped), so "What time does the bakery close?" or the time
-"in" a place the table does not know fall through to the model instead of getting the
-local time.
+politeness and fillers are dropped), so "What time does the bakery close?" falls
+through to the model instead of getting the local time. The time "in" a place the
+table does not know goes to a model that can search, and on a backend without live
+data gets an honest "I do not know that place" rather than the offline model's guess;
+"in zwei Stunden" / "in half an hour" is a time from now.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from llm_worker.places import Place
 class Intent(StrEnum):
     TIME = "time"
     TIME_IN = "time_in"
+    TIME_LATER = "time_later"
+    UNKNOWN_PLACE = "unknown_place"
     DATE = "date"
     NO_LIVE_DATA = "no_live_data"
     ARITHMETIC = "arithmetic"
@@ -142,7 +146,7 @@ DE_TIME_IN_RE = re.compile(
     rf"(?:(?:{DE_TIME_RE.pattern}) (?:in|im|auf) (?P<place>.+))|"
     rf"(?:{DE_ASK} (?:wie spät|wie viel uhr|welche uhrzeit) es (?:in|im|auf) (?P<asked>.+) ist)"
 )
-EN_TIME_IN_RE = re.compile(rf"(?:{EN_TIME_RE.pattern}) in (?P<place>.+)")
+EN_TIME_IN_RE = re.compile(rf"(?:{EN_TIME_RE.pattern}|what time will it be) in (?P<place>.+)")
 
 
 def _words(text: str) -> str:
@@ -175,20 +179,46 @@ def _offset(text: str, offsets: dict[str, int]) -> int:
     return 0
 
 
-def match_place(question: str) -> tuple[Place, str] | None:
-    """(place, "de" or "en") when the question asks for the time in a known place."""
+def match_place(question: str) -> tuple[str, str] | None:
+    """(what follows "in", "de" or "en") when the question asks for the time "in"
+    something: a place ("tokio"), a time from now ("zwei stunden") or neither."""
     words = _words(question)
     for text, pattern, lang in (
         (_german(words), DE_TIME_IN_RE, "de"),
         (_english(words), EN_TIME_IN_RE, "en"),
     ):
         found = pattern.fullmatch(text)
-        if found is None:
-            continue
-        place = places.find(found.group("place") or found.groupdict().get("asked") or "")
-        if place is not None:
-            return place, lang
+        if found is not None:
+            return found.group("place") or found.group("asked") or "", lang
     return None
+
+
+LATER = re.compile(
+    r"(?P<n>\w+)(?P<half> halben)? (?P<unit>stunden?|minuten?)|"
+    r"(?P<en_n>\w+) (?P<en_unit>hours?|minutes?)|(?P<en_half>half an hour)"
+)
+ONE = {"ein", "eine", "einer", "einem", "a", "an", "one"}
+
+
+def _from_now(said: str, lang: str) -> timedelta | None:
+    """How far ahead "zwei stunden", "einer halben stunde", "20 minutes", "half an
+    hour" is; None for anything else."""
+    found = LATER.fullmatch(said)
+    if found is None:
+        return None
+    if found.group("en_half") or found.group("half"):
+        return timedelta(minutes=30) if (found.group("n") or "a") in ONE else None
+    word = found.group("n") or found.group("en_n")
+    unit = found.group("unit") or found.group("en_unit")
+    if word.isdigit():
+        n: int | None = int(word)
+    elif word in ONE:
+        n = 1
+    else:
+        n = arithmetic.german_number(word) if lang == "de" else arithmetic.english_number([word])
+    if n is None or n > 48 * 60:
+        return None
+    return timedelta(hours=n) if unit.startswith(("stunde", "hour")) else timedelta(minutes=n)
 
 
 def match(question: str) -> tuple[Intent, str, int] | None:
@@ -216,10 +246,18 @@ def answer(
     its region ("en-GB") when the question is in that language. Without `live_data`
     (a backend that cannot search), weather and news questions get an honest answer
     (`llm_worker.live`) instead of going to a model that might invent one."""
-    elsewhere = match_place(question)
-    if elsewhere is not None:
-        place, lang = elsewhere
-        return LocalAnswer(Intent.TIME_IN, _time_in(place, now, lang), _tag(language, lang))
+    asked = match_place(question)
+    if asked is not None:
+        said, lang = asked
+        ahead = _from_now(said, lang)
+        place = places.find(said)
+        if ahead is not None:
+            text = _time_later(said, now, now + ahead, lang)
+            return LocalAnswer(Intent.TIME_LATER, text, _tag(language, lang))
+        if place is not None:
+            return LocalAnswer(Intent.TIME_IN, _time_in(place, now, lang), _tag(language, lang))
+        if not live_data:  # the model would guess; Gemini can look the place up
+            return LocalAnswer(Intent.UNKNOWN_PLACE, _unknown(said, lang), _tag(language, lang))
     found = match(question)
     if found is None and not live_data:
         words = _words(question)
@@ -271,6 +309,28 @@ def _time_in(place: Place, now: datetime, lang: str) -> str:
         where = place.de[0].upper() + place.de[1:]
         return f"{where} gibt es mehrere Zeitzonen: in {first} ist es {first_time}{others}."
     return f"There are several time zones {place.en}: in {first} it's {first_time}{others}."
+
+
+def _time_later(said: str, now: datetime, then: datetime, lang: str) -> str:
+    """ "In zwei Stunden ist es 23 Uhr 43." / "In two hours it will be 11:43 PM." """
+    day = (
+        f" {'am' if lang == 'de' else 'on'} {clock.weekday(then, lang)}"
+        if (then.date() != now.date())
+        else ""
+    )
+    at = clock.time_of_day(then, lang)
+    if lang == "de":
+        words = re.sub(r"\b(stunde|minute)", lambda m: m.group(1).capitalize(), said)
+        return f"In {words} ist es {at}{day}."
+    return f"In {said} it will be {at}{day}."
+
+
+def _unknown(said: str, lang: str) -> str:
+    """Honest about a place not in the table (the offline model guessed a time)."""
+    name = " ".join(w.capitalize() for w in places.ARTICLES.sub("", said).split())
+    if lang == "de":
+        return f"Einen Ort namens {name} kenne ich nicht, die Uhrzeit dort weiß ich deshalb nicht."
+    return f"I don't know a place called {name}, so I can't tell you the time there."
 
 
 def _tag(language: str, lang: str) -> str:
