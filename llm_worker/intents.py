@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from llm_worker import arithmetic, clock, live, places
+from llm_worker import actions, arithmetic, clock, live, places
 from llm_worker.places import Place
 
 
@@ -31,6 +31,8 @@ class Intent(StrEnum):
     TIME_LATER = "time_later"
     UNKNOWN_PLACE = "unknown_place"
     DATE = "date"
+    DATE_IN = "date_in"
+    CANNOT_DO = "cannot_do"
     NO_LIVE_DATA = "no_live_data"
     ARITHMETIC = "arithmetic"
 
@@ -146,6 +148,8 @@ DE_TIME_IN_RE = re.compile(
     rf"(?:(?:{DE_TIME_RE.pattern}) (?:in|im|auf) (?P<place>.+))|"
     rf"(?:{DE_ASK} (?:wie spät|wie viel uhr|welche uhrzeit) es (?:in|im|auf) (?P<asked>.+) ist)"
 )
+DE_DATE_IN_RE = re.compile(rf"(?:{DE_DATE_RE.pattern}) (?:in|im|auf) (?P<place>.+)")
+EN_DATE_IN_RE = re.compile(rf"(?:{EN_DATE_RE.pattern}) in (?P<place>.+)")
 EN_TIME_IN_RE = re.compile(rf"(?:{EN_TIME_RE.pattern}|what time will it be) in (?P<place>.+)")
 
 
@@ -258,12 +262,19 @@ def answer(
             return LocalAnswer(Intent.TIME_IN, _time_in(place, now, lang), _tag(language, lang))
         if not live_data:  # the model would guess; Gemini can look the place up
             return LocalAnswer(Intent.UNKNOWN_PLACE, _unknown(said, lang), _tag(language, lang))
+    dated = _match_date_in(question)
+    if dated is not None:
+        place, days, lang = dated
+        return LocalAnswer(Intent.DATE_IN, _date_in(place, now, days, lang), _tag(language, lang))
     found = match(question)
-    if found is None and not live_data:
+    if found is None:
         words = _words(question)
         first = clock.lang(language)
         for lang in (first, "en" if first == "de" else "de"):
-            honest = live.answer(words, lang)
+            cannot = actions.answer(words, lang)
+            if cannot is not None:
+                return LocalAnswer(Intent.CANNOT_DO, cannot, _tag(language, lang))
+            honest = None if live_data else live.answer(words, lang)
             if honest is not None:
                 return LocalAnswer(Intent.NO_LIVE_DATA, honest, _tag(language, lang))
     if found is None:
@@ -309,6 +320,41 @@ def _time_in(place: Place, now: datetime, lang: str) -> str:
         where = place.de[0].upper() + place.de[1:]
         return f"{where} gibt es mehrere Zeitzonen: in {first} ist es {first_time}{others}."
     return f"There are several time zones {place.en}: in {first} it's {first_time}{others}."
+
+
+def _match_date_in(question: str) -> tuple[Place, int, str] | None:
+    """(place, day offset, "de" or "en") for "Welcher Tag ist heute in Tokio?"."""
+    words = _words(question)
+    for text, pattern, offsets, lang in (
+        (_german(words), DE_DATE_IN_RE, DE_OFFSETS, "de"),
+        (_english(words), EN_DATE_IN_RE, EN_OFFSETS, "en"),
+    ):
+        found = pattern.fullmatch(text)
+        if found is not None:
+            place = places.find(found.group("place"))
+            head = text[: found.start("place")]
+            return None if place is None else (place, _offset(head, offsets), lang)
+    return None
+
+
+def _date_in(place: Place, now: datetime, days: int, lang: str) -> str:
+    """ "In Tokio ist heute Samstag, der 28. November 2026." (for a place with several
+    zones, the first one's: they differ by hours, and the sentence names it)."""
+    german, english, zone = place.zones[0]
+    there = now.astimezone(ZoneInfo(zone)) + timedelta(days=days)
+    where = place.de if lang == "de" else place.en
+    if len(place.zones) > 1:
+        where = f"in {german if lang == 'de' else english}"
+    where = where[0].upper() + where[1:]
+    if lang == "de":
+        when = {0: "heute", 1: "morgen", 2: "übermorgen", -1: "gestern", -2: "vorgestern"}
+        verb = "war" if days < 0 else "ist"
+        return f"{where} {verb} {when.get(days, 'heute')} {clock.date(there, 'de')}."
+    if days == 0:
+        return f"{where}, it's {clock.date(there, 'en')}."
+    when_en = {1: "tomorrow", 2: "the day after tomorrow", -1: "yesterday"}.get(days, "then")
+    verb_en = "was" if days < 0 else "is"
+    return f"{where}, {when_en} {verb_en} {clock.date(there, 'en')}."
 
 
 def _time_later(said: str, now: datetime, then: datetime, lang: str) -> str:

@@ -222,7 +222,8 @@ class LlmSettings(CommonSettings):
     system_instruction: str = (
         "Du bist Uhrwerk, ein Sprachassistent auf einer Smartwatch. Antworte kurz, "
         "in ein bis drei Sätzen, in der Sprache der Frage, als gesprochener Text: "
-        "ohne Markdown, Listen, Emojis oder Links."
+        "ohne Markdown, Listen, Emojis oder Links. Du beantwortest nur Fragen: Timer, "
+        "Wecker, Erinnerungen, Anrufe oder Nachrichten kannst du nicht, sag das ehrlich."
     )
 
     offline_instruction: str = (

@@ -112,8 +112,6 @@ NOT_LOCAL = [
     "Welcher Tag ist Weihnachten?",
     "Wie viele Tage sind es bis Weihnachten?",
     "Um wie viel Uhr geht die Sonne unter?",
-    "Stell einen Wecker auf sieben Uhr.",
-    "Erinnere mich morgen um neun Uhr.",
     "Wie wird das Wetter morgen?",
     "Welcher Wochentag war der 1. Januar 2000?",
     "Ist es schon zu spät, um anzurufen?",
@@ -134,7 +132,6 @@ NOT_LOCAL = [
     "When is Christmas?",
     "What day is Christmas this year?",
     "How many days until Friday?",
-    "Set a timer for ten minutes.",
     "How much time do I have left?",
     "Is it time to go?",
     "What time zone am I in?",
@@ -375,3 +372,69 @@ def test_a_garbled_english_weather_question_is_still_recognised() -> None:
     found = intents.answer(heard, NOW, "de-DE", live_data=False)
     assert found is not None and found.intent is Intent.NO_LIVE_DATA
     assert "weather data" in found.text
+
+
+# 9:41 in Berlin on Friday the 27th: 17:41 the same day in Tokyo, 22:41 Thursday the
+# 26th in Honolulu.
+DATE_IN = [
+    ("Welcher Tag ist heute in Tokio?", "In Tokio ist heute Freitag, der 27. November 2026."),
+    (
+        "Welches Datum haben wir auf Hawaii?",
+        "Auf Hawaii ist heute Donnerstag, der 26. November 2026.",
+    ),
+    (
+        "Welcher Tag ist morgen in Honolulu?",
+        "In Honolulu ist morgen Freitag, der 27. November 2026.",
+    ),
+    ("What day is it in Honolulu?", "In Honolulu, it's Thursday, November 26, 2026."),
+    ("What's the date in Tokyo?", "In Tokyo, it's Friday, November 27, 2026."),
+]
+
+
+@pytest.mark.parametrize(("question", "expected"), DATE_IN)
+def test_the_date_in_a_place(question: str, expected: str) -> None:
+    found = intents.answer(question, NOW, "de-DE")
+    assert found is not None, question
+    assert found.intent is Intent.DATE_IN
+    assert found.text == expected
+
+
+CANNOT_DO = [
+    ("Stell einen Timer auf fünf Minuten.", "Timer", "de-DE"),
+    ("Stell einen Wecker auf sieben Uhr.", "Wecker", "de-DE"),
+    ("Erinnere mich morgen um neun Uhr.", "Erinnerungen", "de-DE"),
+    ("Timer auf 5 Minuten", "Timer", "de-DE"),
+    ("Weck mich morgen um sieben Uhr.", "Wecker", "de-DE"),
+    ("Kannst du mich morgen um sieben wecken?", "Wecker", "de-DE"),
+    ("Erinnere mich in einer Stunde an den Tee.", "Erinnerungen", "de-DE"),
+    ("Ruf Mama an.", "Anrufen", "de-DE"),
+    ("Schick Peter eine Nachricht.", "Nachrichten", "de-DE"),
+    ("Set a timer for ten minutes.", "timers", "en-US"),
+    ("Wake me up at seven.", "alarms", "en-US"),
+    ("Remind me to call mom.", "reminders", "en-US"),
+    ("Call mom.", "calls", "en-US"),
+    ("Send a message to Peter.", "messages", "en-US"),
+]
+CAN_BE_ASKED = [
+    "Was ist ein Timer?",
+    "Wer hat den Wecker erfunden?",
+    "What do you call a baby cat?",
+    "Wie viele Stunden hat ein Tag?",
+]
+
+
+@pytest.mark.parametrize(("request_", "named", "language"), CANNOT_DO)
+@pytest.mark.parametrize("live_data", [True, False])
+def test_what_uhrwerk_cannot_do_is_said_honestly(
+    request_: str, named: str, language: str, live_data: bool
+) -> None:
+    # The offline model had said "Okay, Timer auf fünf Minuten gestellt." and nothing rang.
+    found = intents.answer(request_, NOW, "de-DE", live_data=live_data)
+    assert found is not None, request_
+    assert found.intent is Intent.CANNOT_DO
+    assert named in found.text and found.language == language
+
+
+@pytest.mark.parametrize("question", CAN_BE_ASKED)
+def test_questions_about_timers_and_calls_go_to_the_model(question: str) -> None:
+    assert intents.answer(question, NOW, "de-DE", live_data=False) is None
