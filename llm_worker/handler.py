@@ -192,7 +192,9 @@ def make_handler(
             status = await memory.remember(turn, opened, spoken)
             if made.prompt is not None and status == "ok" and now.tzinfo is not None:
                 # The session's next prompt starts with this exchange remembered.
-                said = Exchange(turn.turn_id, turn.text, spoken, now.timestamp())
+                said = Exchange(
+                    turn.turn_id, turn.text, spoken, now.timestamp(), len(turn.text) + len(spoken)
+                )
                 history = [*made.prompt.history, said]
                 model.expect(replace(made.prompt, history=history, question=""), now.tzinfo)
             tracing.annotate(

@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -45,6 +45,7 @@ class RecordingModel:
         self._grounded = grounded
         self.delay_s = 0.0
         self.produced = 0
+        self.expected: list[tuple[Prompt, tzinfo]] = []
 
     @property
     def model_name(self) -> str:
@@ -64,6 +65,9 @@ class RecordingModel:
 
     async def answer(self, prompt: Prompt, deadline: float) -> str:
         return await collect(self.stream(prompt, deadline))
+
+    def expect(self, prompt: Prompt, zone: tzinfo) -> None:
+        self.expected.append((prompt, zone))
 
     async def close(self) -> None:
         return None
@@ -166,16 +170,42 @@ async def test_the_model_gets_the_clock_of_the_watchs_zone_and_the_history(
     assert prompt.question == "Wie heiße ich?"
 
 
+async def test_the_model_is_told_what_the_sessions_next_prompt_starts_with(
+    client: redis.Redis, prefix: str
+) -> None:
+    model = RecordingModel()
+    first = turn("Ich heiße Ada.", timezone="Asia/Tokyo")
+    await run(client, prefix, model, first)
+    ((expected, zone),) = model.expected
+    # The history as the next turn will read it: this exchange, as it was spoken.
+    assert [(e.user, e.model) for e in expected.history] == [("Ich heiße Ada.", "Eine Antwort.")]
+    assert expected.question == "" and expected.system == model.prompts[0].system
+    assert datetime.now(zone).utcoffset() == datetime.now(ZoneInfo("Asia/Tokyo")).utcoffset()
+    second = TextTurn(**(first.carried() | {"turn_id": uuid.uuid4().hex}), text="Wie heiße ich?")
+    await run(client, prefix, model, second)
+    # What was evaluated ahead is what the next turn is given.
+    asked = [(e.turn_id, e.user, e.model) for e in model.prompts[-1].history]
+    assert asked == [(e.turn_id, e.user, e.model) for e in expected.history]
+    # An answer from the clock is not a model prompt: nothing to evaluate ahead.
+    await run(client, prefix, model, turn("Wie spät ist es?"))
+    assert len(model.expected) == 2
+
+
 async def test_a_model_without_live_data_is_told_to_say_so(
     client: redis.Redis, prefix: str
 ) -> None:
     offline, grounded = RecordingModel(grounded=False), RecordingModel(grounded=True)
-    await run(client, prefix, offline, turn("Wie wird das Wetter morgen in Hamburg?"))
-    await run(client, prefix, grounded, turn("Wie wird das Wetter morgen in Hamburg?"))
+    await run(client, prefix, offline, turn("Was gibt es Neues bei der Bahn?"))
+    await run(client, prefix, grounded, turn("Was gibt es Neues bei der Bahn?"))
     settings = LlmSettings(_env_file=None)
     assert settings.offline_instruction in offline.prompts[0].system
     assert settings.offline_instruction not in grounded.prompts[0].system
     assert offline.prompts[0].system.startswith(settings.system_instruction)
+    # The weather itself the offline one is not even asked: it is answered honestly.
+    weather = await run(client, prefix, offline, turn("Wie wird das Wetter morgen in Hamburg?"))
+    assert "keine Wetterdaten" in weather.text and len(offline.prompts) == 1
+    await run(client, prefix, grounded, turn("Wie wird das Wetter morgen in Hamburg?"))
+    assert len(grounded.prompts) == 2  # Gemini searches
 
 
 async def test_markdown_from_the_model_is_made_speakable(client: redis.Redis, prefix: str) -> None:
