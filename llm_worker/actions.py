@@ -18,7 +18,10 @@ CLOCKS = {
         r"(\w+ ){0,3}(timer|wecker|countdown|eieruhr|alarm|erinnerung)\b|"
         r"^(timer|wecker|countdown|eieruhr|erinnerung) (auf|für|in|um) |"
         r"\bweck\w* (\w+ ){0,2}(mich|uns)\b|\berinner\w* (\w+ ){0,2}(mich|uns)\b|"
-        r"\b(mich|uns) (\w+ ){0,3}(wecken|erinnern)\b"
+        r"\b(mich|uns) (\w+ ){0,3}(wecken|erinnern)\b|"
+        # the verb last: "Kannst du einen Timer auf zehn Minuten stellen?"
+        r"\b(timer|wecker|countdown|eieruhr|alarm|erinnerung) (\w+ ){0,4}"
+        r"(stellen|starten|setzen|machen)\b"
     ),
     "en": re.compile(
         r"\b(set|start|create|make)( me)? (\w+ ){0,3}(timer|alarm|reminder|countdown)\b|"
@@ -30,7 +33,10 @@ CONTACTS = {
     "de": re.compile(
         r"^(\w+ )?(ruf|rufe) (\w+ ){1,3}an$|^telefonier\w* mit |"
         r"\b(schreib|schick|sende|verschick)\w* (\w+ ){0,4}"
-        r"(nachricht|sms|whatsapp|mail|e mail|email)\b"
+        r"(nachricht|sms|whatsapp|mail|e mail|email)\b|"
+        # the verb last: "Kannst du Paul eine Nachricht schreiben?", "… Mama anrufen?"
+        r"\b(nachricht|sms|whatsapp|mail|email)\w* (\w+ ){0,4}"
+        r"(schreiben|schicken|senden|verschicken)\b|\b(kannst|könntest) du (\w+ ){1,3}anrufen\b"
     ),
     "en": re.compile(
         r"^(please )?(call|phone|dial|ring) (\w+ ){0,2}\w+$|"
