@@ -238,7 +238,11 @@ async def test_replay_after_the_fix_redoes_an_expired_turn_the_ledger_had_marked
     spoken = decode(await rig.take(rig.topology.queue(Stage.TTS)), SpeakRequest)
     assert (spoken.turn_id, spoken.text) == (late.turn_id, "echo spät")
     assert spoken.deadline_ms > late.deadline_ms and not spoken.expired()
-    assert [c.turn_id for c in rig.calls] == [late.turn_id, other.turn_id, late.turn_id]
+    # The first two failed side by side (prefetch 16), in either order; then the replay.
+    calls = [c.turn_id for c in rig.calls]
+    assert sorted(calls[:2]) == sorted([late.turn_id, other.turn_id]) and calls[2:] == [
+        late.turn_id
+    ]
     assert await rig.count(dead_queue) == 1
 
     code, out, err = await rig.cli("replay", "llm", "--all")
