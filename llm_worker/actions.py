@@ -4,8 +4,10 @@ A watch is asked for a timer as often as for the time, and Uhrwerk only answers
 questions. Asked anyway, the offline model said "Okay, Timer auf fünf Minuten
 gestellt." and "Okay, morgen um sieben Uhr." and nothing rang: a promise the user
 relies on and nobody keeps. So these requests get an honest answer without the model,
-whichever backend runs (Gemini cannot set the watch's timer either). The instruction
-says so too, for phrasings these patterns miss.
+whichever backend runs (Gemini cannot set the watch's timer either). Saying so in the
+instruction as well ("Du beantwortest nur Fragen: Timer, … kannst du nicht") was tried
+and cost the 1.5B three of bench.answer_quality's 52 questions (42 → 39), so it is not
+there; a phrasing these patterns miss still reaches the model.
 """
 
 from __future__ import annotations

@@ -222,8 +222,7 @@ class LlmSettings(CommonSettings):
     system_instruction: str = (
         "Du bist Uhrwerk, ein Sprachassistent auf einer Smartwatch. Antworte kurz, "
         "in ein bis drei Sätzen, in der Sprache der Frage, als gesprochener Text: "
-        "ohne Markdown, Listen, Emojis oder Links. Du beantwortest nur Fragen: Timer, "
-        "Wecker, Erinnerungen, Anrufe oder Nachrichten kannst du nicht, sag das ehrlich."
+        "ohne Markdown, Listen, Emojis oder Links."
     )
 
     offline_instruction: str = (
