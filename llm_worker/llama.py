@@ -332,6 +332,7 @@ class LocalLlama:
 
     async def close(self) -> None:
         self._expected = None
+        self._wanted.set()  # an evaluation ahead stops within a chunk, not at its end
         if self._keeper is not None:
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
