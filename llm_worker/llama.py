@@ -130,8 +130,12 @@ class LocalLlama:
         self._expected: Expected | None = None
         self._expect_changed = asyncio.Event()
         self._keeper: asyncio.Task[None] | None = None
+        # The chat template from the GGUF, as llama-cpp-python renders it: what `expect`
+        # evaluates must be token for token what `stream` sends. Without one (llama.cpp
+        # then falls back to a format of its own), nothing is evaluated ahead.
+        self._template = llama.metadata.get("tokenizer.chat_template", "")
         self._formatter = Jinja2ChatFormatter(
-            template=llama.metadata.get("tokenizer.chat_template", ""),
+            template=self._template,
             eos_token=_token_text(llama, llama.token_eos()),
             bos_token=_token_text(llama, llama.token_bos()),
         )
@@ -264,7 +268,7 @@ class LocalLlama:
     def expect(self, prompt: Prompt, zone: tzinfo) -> None:
         """Evaluate the session's next prompt up to its question while idle, and keep it
         evaluated (the clock re-evaluated when the minute changes) for LLM_PREWARM_S."""
-        if self._settings.llm_prewarm_s <= 0:
+        if self._settings.llm_prewarm_s <= 0 or not self._template:
             return
         self._expected = Expected(prompt, zone, time.monotonic())
         loop = asyncio.get_running_loop()
@@ -285,9 +289,14 @@ class LocalLlama:
             self._expect_changed.clear()
             idle = time.monotonic() - self._idle_since
             if not self._turns and idle >= PREPARE_WHEN_IDLE_S:
-                async with self._busy:
-                    tokens = self._prefix(expected.prompt, datetime.now(expected.zone))
-                    evaluated = await asyncio.to_thread(self._evaluate, tokens)
+                try:
+                    async with self._busy:
+                        tokens = self._prefix(expected.prompt, datetime.now(expected.zone))
+                        evaluated = await asyncio.to_thread(self._evaluate, tokens)
+                except Exception as exc:  # an optimisation: turns go on without it
+                    log.warning("evaluating ahead failed, stopped", error=repr(exc))
+                    self._expected = None
+                    break
                 if evaluated:
                     log.debug("next prompt evaluated ahead", tokens=evaluated)
             pause = 60.2 - datetime.now(expected.zone).second  # to the next minute's clock
