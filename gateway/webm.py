@@ -18,6 +18,7 @@ counted.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -98,16 +99,26 @@ def _vint(data: bytes, at: int, keep_marker: bool) -> tuple[int, int]:
     return value, at + length
 
 
+def _header(data: bytes, at: int) -> tuple[int, int, int] | None:
+    """(ID, size or UNKNOWN, where the data begins) of the element at `at`; None where
+    the data ends before its header does."""
+    try:
+        ident, at = _vint(data, at, keep_marker=True)
+        size, at = _vint(data, at, keep_marker=False)
+    except IndexError:
+        return None
+    return ident, size, at
+
+
 def _elements(data: bytes, start: int, end: int) -> Iterator[Element]:
     """The elements from `start` to `end`, not descending into them. One cut short
     ends at the data's end; reading stops where no whole header is left."""
     at = start
     while at < end:
-        try:
-            ident, at = _vint(data, at, keep_marker=True)
-            size, at = _vint(data, at, keep_marker=False)
-        except IndexError:
+        header = _header(data, at)
+        if header is None:
             return
+        ident, size, at = header
         if size == UNKNOWN:
             yield Element(ident, at, end, True)
         else:
@@ -120,8 +131,6 @@ def _uint(data: bytes, element: Element) -> int:
 
 
 def _float(data: bytes, element: Element) -> float:
-    import struct
-
     raw = data[element.start : element.end]
     if len(raw) == 4:
         return float(struct.unpack(">f", raw)[0])
@@ -215,11 +224,10 @@ def _cluster_end(data: bytes, start: int, end: int) -> int:
     """Where a Cluster of unknown size that starts at `start` ends."""
     at = start
     while at < end:
-        try:
-            ident, inner = _vint(data, at, keep_marker=True)
-            size, inner = _vint(data, inner, keep_marker=False)
-        except IndexError:
+        header = _header(data, at)
+        if header is None:
             return end
+        ident, size, inner = header
         if ident not in IN_CLUSTER:
             return at
         at = end if size == UNKNOWN else min(inner + size, end)
@@ -256,11 +264,10 @@ def _cluster_blocks(data: bytes, cluster: Element, track: int) -> Iterator[tuple
     base = 0
     at, end = cluster.start, cluster.end
     while at < end:
-        try:
-            ident, start = _vint(data, at, keep_marker=True)
-            size, start = _vint(data, start, keep_marker=False)
-        except IndexError:
+        header = _header(data, at)
+        if header is None:
             return
+        ident, size, start = header
         stop = end if size == UNKNOWN else start + size
         if stop > end:
             return  # cut off, and nothing whole after it
