@@ -14,6 +14,8 @@ quorum work queues, a classic durable reply queue with expiry), persistent messa
 publisher confirms and acks after the confirm, the same prefetch, through three no-op
 consumer processes (stt → llm → tts → reply) and back, with 1, 16 and 64 turns in
 flight from one client process. The bodies are the recording, a short text and the MP3.
+The floor's processes, the services and the watches' client all run the event loop
+EVENT_LOOP names (`shared.loop`: uvloop unless EVENT_LOOP=asyncio).
 
 Idle: a fresh gateway's RSS with no watch, then with each count of idle connections.
 
@@ -47,6 +49,7 @@ import aio_pika
 import aiohttp
 from aio_pika.abc import AbstractIncomingMessage
 
+from shared import loop
 from shared.contracts import Stage
 from shared.settings import CommonSettings
 from shared.topology import Topology, declare, declare_reply_queue
@@ -380,7 +383,8 @@ async def main(seconds: float, idle_counts: list[int], profile_to: Path | None =
             )
     print(
         f"null backends vs the raw broker floor (same queues, confirms, acks, prefetch); "
-        f"{seconds:.0f} s per level after {WARM_UP_S:.0f} s warm-up; 1 s WebM/Opus recording"
+        f"{seconds:.0f} s per level after {WARM_UP_S:.0f} s warm-up; 1 s WebM/Opus recording; "
+        f"event loop {os.environ.get('EVENT_LOOP') or 'uvloop'} everywhere (EVENT_LOOP)"
     )
     print(table(floor_runs, pipe_runs))
     print(f"{'CPU ms per turn':<16}" + "".join(f"{f'at {n}':>8}" for n in LEVELS))
@@ -406,10 +410,10 @@ def cli() -> None:
     args = parser.parse_args()
     if args.floor_stage:
         prefetch = int(os.environ.get("PREFETCH", "16"))
-        asyncio.run(floor_consumer(args.prefix, Stage(args.floor_stage), prefetch))
+        loop.run(floor_consumer(args.prefix, Stage(args.floor_stage), prefetch))
         return
     counts = [int(c) for c in args.idle.split(",") if c.strip()]
-    asyncio.run(main(args.seconds, counts, args.profile))
+    loop.run(main(args.seconds, counts, args.profile))
 
 
 if __name__ == "__main__":

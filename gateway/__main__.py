@@ -9,7 +9,7 @@ import ssl
 from aiohttp import web
 
 from gateway.app import Gateway
-from shared import tracing
+from shared import loop, tracing
 from shared.logging import configure, get_logger
 from shared.settings import GatewaySettings
 
@@ -36,7 +36,7 @@ def main() -> None:
         "watch page", url=f"{scheme}://{settings.gateway_host}:{settings.gateway_port}/"
     )
     try:
-        asyncio.run(serve(Gateway(settings), context))
+        loop.run(serve(Gateway(settings), context))
     finally:
         tracing.shutdown()  # the spans still batched go out before the process ends
 
@@ -59,12 +59,12 @@ async def serve(gateway: Gateway, context: ssl.SSLContext | None) -> None:
         )
         await site.start()
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
+        running = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            running.add_signal_handler(sig, stop.set)
         await stop.wait()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, gateway.hurry)
+            running.add_signal_handler(sig, gateway.hurry)
         await gateway.drain()
     finally:
         await runner.cleanup()

@@ -559,7 +559,8 @@ class Gateway:
 
     async def _start_turn(self, conn: Connection, request: TurnRequest) -> None:
         turn_id = uuid.uuid4().hex
-        deadline_ms = int((time.time() + self.settings.turn_timeout_s) * 1000)
+        accepted = time.time()
+        deadline_ms = int((accepted + self.settings.turn_timeout_s) * 1000)
         event: Envelope
         envelope: dict[str, Any] = {
             "turn_id": turn_id,
@@ -567,11 +568,17 @@ class Gateway:
             "identity": conn.identity,
             "reply_to": self.reply_queue,
             "deadline_ms": deadline_ms,
+            "accepted_ms": int(accepted * 1000),
             "language": conn.profile.language,
             "timezone": conn.profile.timezone,
         }
         if isinstance(request, AudioRequest):
-            event = AudioTurn(**envelope, audio=request.audio, sample_rate=request.info.sample_rate)
+            event = AudioTurn(
+                **envelope,
+                audio=request.audio,
+                sample_rate=request.info.sample_rate,
+                transcript_ahead=conn.protocol >= 2,
+            )
         else:
             event = TextTurn(**envelope, text=request.text, source="text")
         voice = isinstance(request, AudioRequest)

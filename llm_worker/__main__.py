@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from llm_worker import backend
 from llm_worker.handler import make_handler
-from shared import tracing
+from shared import loop, tracing
 from shared.cancel import CancelFlags
 from shared.contracts import Stage, TextTurn
 from shared.history import HistoryStore, history_limits
@@ -42,4 +40,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    loop.run(main())

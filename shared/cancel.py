@@ -8,6 +8,14 @@ stays for whoever looks later: the tts stage checks it before each sentence and 
 what is not yet spoken, a replica taking the turn's next sentence finds it, and the
 history keeps only the text in it (see `HistoryStore.append`).
 
+The tts stage asks before each sentence (`CancelFlags.cancelled`). Its process
+listens on the channel too and remembers the turn ids it hears: for a turn accepted
+after the subscription was confirmed (`accepted_ms`, with `CLOCK_SKEW_S` to spare for
+the hosts' clocks) every cancel came through the channel, so the answer needs no
+round trip; an older turn, or any while the subscription is down, is looked up in
+Redis. (A cancel lost while redis-py silently re-subscribes costs a sentence spoken
+for nothing: the gateway drops it, as it drops every frame of a cancelled turn.)
+
 The llm stage watches the turns it is generating (`CancelFlags.watch`). One
 subscription per process serves all of them, instead of a GET every 50 ms per turn:
 a turn is looked up once when its watch starts (the llm stage does that inside its own
@@ -21,6 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 
 import redis.asyncio as redis
@@ -35,6 +45,11 @@ RETRY_S = 0.05
 """How soon a lost subscription is tried again (and watched turns looked up)."""
 LISTEN_WAKE_S = 1.0
 """The listener wakes this often without a message (lets redis-py check the link)."""
+CLOCK_SKEW_S = 2.0
+"""How far the gateway's clock may be ahead of a worker's: a turn accepted less than
+this after the subscription was confirmed is looked up in Redis."""
+HEARD_CAP = 10_000
+"""Cancelled turn ids remembered per process, newest kept (a turn lives ≤ 10 min)."""
 
 
 def cancel_key(prefix: str, turn_id: str) -> str:
@@ -53,10 +68,25 @@ class CancelFlags:
         self._watched: dict[str, list[asyncio.Event]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._closing = False
+        self._subscribed_at: float | None = None
+        """Unix time the subscription was last confirmed; None while it is not."""
+        self._heard: OrderedDict[str, None] = OrderedDict()
+        """Turn ids cancelled on the channel since then, oldest first."""
 
-    async def cancelled(self, turn_id: str) -> bool:
+    @property
+    def subscribed_at(self) -> float | None:
+        """Unix time the channel's subscription was last confirmed (None: it is not):
+        every cancel published since then is heard."""
+        return self._subscribed_at
+
+    async def cancelled(self, turn_id: str, accepted_ms: int = 0) -> bool:
         """True once the turn is cancelled; False too when Redis cannot tell (the turn
-        then runs to its end, which costs work but loses nothing)."""
+        then runs to its end, which costs work but loses nothing). With the turn's
+        `accepted_ms`, answered from the channel when it has heard all its cancels."""
+        self._listen()
+        since = self._subscribed_at
+        if accepted_ms and since is not None and since <= accepted_ms / 1000 - CLOCK_SKEW_S:
+            return turn_id in self._heard
         try:
             return bool(await self._redis.exists(cancel_key(self._prefix, turn_id)))
         except RedisError as exc:
@@ -116,6 +146,7 @@ class CancelFlags:
                     if message["type"] == "subscribe":
                         # Confirmed (again, after redis-py reconnected): from here on
                         # every cancel arrives; one from before is found by the look-up.
+                        self._subscribed_at = time.time()
                         await self._look_up_all()
                         if failing:
                             log.info("cancel channel back")
@@ -123,10 +154,12 @@ class CancelFlags:
                     elif message["type"] == "message":
                         self._set(_text(message["data"]))
             except (RedisError, OSError) as exc:
+                self._subscribed_at = None
                 if not failing:  # once per outage, not every RETRY_S
                     log.warning("cancel channel unavailable, retrying", error=str(exc))
                     failing = True
             finally:
+                self._subscribed_at = None
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(RETRY_S)
@@ -145,6 +178,9 @@ class CancelFlags:
                 self._set(turn_id)
 
     def _set(self, turn_id: str) -> None:
+        self._heard[turn_id] = None
+        if len(self._heard) > HEARD_CAP:
+            self._heard.popitem(last=False)
         for event in self._watched.get(turn_id, ()):
             event.set()
 

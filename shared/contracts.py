@@ -66,6 +66,16 @@ class Envelope:
     deployment's default (STT_LANGUAGE / TTS_LANGUAGE)."""
     timezone: str = ""
     """IANA time zone of the watch ("Europe/Berlin"); empty: ASSISTANT_TIMEZONE."""
+    accepted_ms: int = 0
+    """Unix time in milliseconds when the gateway accepted the turn (0: not known).
+    A tts worker whose cancel subscription was up since before then has heard every
+    cancel of the turn, and asks Redis nothing (`shared.cancel`)."""
+    repeat: bool = False
+    """Set on an event that may repeat one sent before: made from a redelivered input
+    (whose first try may have published it already), from an input that was itself
+    marked so, or replayed from a dead-letter queue. Only such an event is looked up
+    in the next stage's ledger (`shared.worker`); a first delivery of an unmarked one
+    cannot have been done there before."""
 
     KIND: ClassVar[str] = ""
     BODY: ClassVar[str] = ""
@@ -94,6 +104,8 @@ class Envelope:
             "memory": self.memory,
             "language": self.language,
             "timezone": self.timezone,
+            "accepted_ms": self.accepted_ms,
+            "repeat": self.repeat,
         }
 
     def with_timing(self, stage: str, ms: float) -> dict[str, float]:
@@ -112,6 +124,10 @@ class AudioTurn(Envelope):
     """The recording exactly as the watch sent it (WebM container, Opus codec)."""
     sample_rate: int = 48000
     """Sample rate of the Opus stream, from the container."""
+    transcript_ahead: bool = True
+    """Whether the gateway wants the transcript as a `Heard` of its own, ahead of the
+    answer: a protocol 2 watch shows it; a protocol 1 watch gets it with the answer
+    only, so its turns skip that message (one publish and one delivery fewer)."""
 
 
 @dataclass(frozen=True, kw_only=True)

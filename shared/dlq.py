@@ -341,7 +341,9 @@ def replay_message(
     message: AbstractIncomingMessage, event: Envelope, deadline_ms: int
 ) -> aio_pika.Message:
     """The work message again, with a fresh deadline and without the dead-letter headers."""
-    fresh = dataclasses.replace(event, deadline_ms=deadline_ms)
+    # `repeat`: the stage may have published part of its output before it failed (a
+    # streamed answer's first sentences); the next stage looks each chunk up.
+    fresh = dataclasses.replace(event, deadline_ms=deadline_ms, repeat=True)
     out = encode(fresh)
     headers = dict(message.headers or {})
     extra = {

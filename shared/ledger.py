@@ -6,7 +6,9 @@ The broker may deliver a message twice: a worker killed after its downstream pub
 was confirmed but before its ack, or a broker failover. The worker marks a turn done
 after publishing and before acking; a redelivery then finds the mark and is acked
 without calling the (slow, paid) backend again. The gateway de-duplicates replies as
-the last line, for the narrow window between publish and mark.
+the last line, for the narrow window between publish and mark. Only a delivery that
+can be a repeat is looked up: a redelivered message, or an event marked `repeat`
+(made from a redelivered input, or replayed); see `shared.worker`.
 
 The llm stage looks its chunk up itself, in the same round trip as its session lease
 and history (`llm_worker.memory`), and raises `AlreadyDone` for the worker to ack.

@@ -6,7 +6,9 @@ produces — plugged into `StageWorker`, which owns everything about the broker:
 * ack only after every produced event is confirmed by the broker, so a crash at any
   point means redelivery, never loss;
 * turns past their deadline are dropped (the gateway has told the watch already);
-* a turn already finished (redelivered duplicate) is acked without redoing it;
+* a chunk already finished (redelivered duplicate) is acked without redoing it; only
+  a redelivery or an event marked `repeat` is looked up in the ledger, and what a
+  redelivered input produces is marked `repeat` for the next stage;
 * a failure becomes an error reply to the watch, and the input goes to the stage's
   dead-letter queue with the reason: never requeued in a loop.
 """
@@ -150,8 +152,14 @@ class StageWorker(Generic[In]):
                 observe.TURNS.labels(stage, "expired").inc()
                 tracing.annotate(outcome="expired")
                 return
-            if not self.checks_ledger and await self._ledger.is_done(
-                self.stage, event.turn_id, event.seq
+            # Only a redelivery, or an event its sender marked as a possible repeat,
+            # can be a chunk this stage has finished: a first delivery of anything
+            # else skips the look-up (one Redis round trip per chunk and stage).
+            repeat = message.redelivered or event.repeat
+            if (
+                repeat
+                and not self.checks_ledger
+                and await self._ledger.is_done(self.stage, event.turn_id, event.seq)
             ):
                 await self._ack_duplicate(message, event)
                 return
@@ -164,6 +172,9 @@ class StageWorker(Generic[In]):
                     timed = dataclasses.replace(
                         produced,
                         timings=event.with_timing(self.stage.value, elapsed) | produced.timings,
+                        # This try may repeat an earlier one's output: the next stage
+                        # must look it up.
+                        repeat=repeat or produced.repeat,
                     )
                     await self._publish(timed)
             except AlreadyDone:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from shared import tracing
+from shared import loop, tracing
 from shared.contracts import AudioTurn, Stage
 from shared.logging import configure, get_logger
 from shared.settings import SttSettings
@@ -33,4 +31,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    loop.run(main())

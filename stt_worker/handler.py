@@ -25,9 +25,10 @@ def make_handler(backend: SpeechToText) -> Handler[AudioTurn]:
         log.info("transcribed", chars=len(text), language=heard.language)
         carried = turn.carried() | {"language": heard.language}
         yield TextTurn(**carried, text=text, source="speech")
-        # After the turn is on its way to the llm stage: the watch can show what was
-        # heard while the answer is being made (a redelivery sends it again; the
-        # gateway shows it once).
-        yield Heard(**carried, text=text)
+        if turn.transcript_ahead:
+            # After the turn is on its way to the llm stage: the watch can show what
+            # was heard while the answer is being made (a redelivery sends it again;
+            # the gateway shows it once).
+            yield Heard(**carried, text=text)
 
     return handle

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from shared import tracing
+from shared import loop, tracing
 from shared.cancel import CancelFlags
 from shared.contracts import SpeakRequest, Stage
 from shared.logging import configure, get_logger
@@ -41,4 +39,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    loop.run(main())

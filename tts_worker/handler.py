@@ -21,7 +21,7 @@ def make_handler(
     backend: TextToSpeech, default_language: str, cancels: CancelFlags
 ) -> Handler[SpeakRequest]:
     async def handle(request: SpeakRequest) -> AsyncGenerator[Envelope, None]:
-        if await cancels.cancelled(request.turn_id):
+        if await cancels.cancelled(request.turn_id, request.accepted_ms):
             log.info("sentence of a cancelled turn skipped", seq=request.seq)
             return
         language = request.language or default_language

@@ -31,7 +31,9 @@ async def results(client: redis.Redis, prefix: str) -> AsyncIterator[ResultStore
         await client.delete(*keys)
 
 
-def chunk(turn_id: str, seq: int, final: bool = False, **fields: str) -> Reply:
+def chunk(
+    turn_id: str, seq: int, final: bool = False, error_code: str = "", error_message: str = ""
+) -> Reply:
     return Reply(
         turn_id=turn_id,
         session_id="session-0123456789",
@@ -45,7 +47,8 @@ def chunk(turn_id: str, seq: int, final: bool = False, **fields: str) -> Reply:
         audio=bytes([seq]) * 1000 + b"\x00\xff",
         text=f"Satz {seq} äöü.",
         transcript="Wie heiße ich?",
-        **fields,
+        error_code=error_code,
+        error_message=error_message,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -157,12 +158,43 @@ async def test_a_finished_turn_delivered_again_is_not_redone(
     await wait_ready(h)
     turn = h.turn("einmal")
     await publish(h, turn)
-    await h.get(h.topology.queue(Stage.TTS))
-    await publish(h, turn)  # e.g. an upstream worker crashed before its ack
+    first = decode(await h.get(h.topology.queue(Stage.TTS)), SpeakRequest)
+    assert not first.repeat  # a first try's output: the next stage need not look it up
+    # An upstream worker crashed before its ack and did its redelivered input again:
+    # what it sends then is marked as a possible repeat.
+    await publish(h, dataclasses.replace(turn, repeat=True))
     await asyncio.sleep(0.5)
     assert len(h.calls) == 1
     assert await h.empty(h.topology.queue(Stage.TTS))
     assert await h.empty(h.topology.queue(Stage.LLM))
+
+
+async def test_a_possible_repeat_not_done_before_is_done_and_its_output_marked(
+    harness: Callable[[Behaviour], Harness],
+) -> None:
+    h = harness(echo)
+    await wait_ready(h)
+    turn = dataclasses.replace(h.turn("vielleicht doppelt"), repeat=True)
+    await publish(h, turn)
+    out = decode(await h.get(h.topology.queue(Stage.TTS)), SpeakRequest)
+    assert (out.text, out.repeat) == ("echo vielleicht doppelt", True)
+    assert len(h.calls) == 1
+
+
+async def test_an_unmarked_first_delivery_is_not_looked_up(
+    harness: Callable[[Behaviour], Harness],
+) -> None:
+    """What the look-up is skipped for: no sender sends one chunk twice unmarked (a
+    stage repeats only a redelivered or marked input, and marks what that makes)."""
+    h = harness(echo)
+    await wait_ready(h)
+    turn = h.turn("zweimal gesendet")
+    await publish(h, turn)
+    await h.get(h.topology.queue(Stage.TTS))
+    await publish(h, turn)
+    again = decode(await h.get(h.topology.queue(Stage.TTS)), SpeakRequest)
+    assert again.turn_id == turn.turn_id
+    assert len(h.calls) == 2
 
 
 async def test_failure_is_an_error_reply_plus_dead_letter(
