@@ -21,7 +21,7 @@ async def main() -> None:
         await serve(
             stage=Stage.STT,
             event_type=AudioTurn,
-            handler=make_handler(stt),
+            handler=make_handler(stt, settings),
             backend=stt,
             settings=settings,
             service="stt_worker",
