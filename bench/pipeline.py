@@ -66,6 +66,7 @@ P50_TARGET = 2.0
 THROUGHPUT_TARGET = 0.5
 NEXT = {Stage.STT: Stage.LLM, Stage.LLM: Stage.TTS}
 """Where a floor consumer passes a message on; the tts one replies."""
+NEXT_STAGES = (Stage.STT, Stage.LLM, Stage.TTS)
 NULL_BACKENDS = {"STT_BACKEND": "null", "LLM_BACKEND": "null", "TTS_BACKEND": "null"}
 UNLIMITED = {
     "QUESTIONS_PER_MINUTE": "0",
@@ -169,11 +170,12 @@ def start_floor_consumers(prefix: str, prefetch: int) -> list[subprocess.Popen[b
             stdout=subprocess.PIPE,
             env={**os.environ, "PREFETCH": str(prefetch)},
         )
-        for stage in (Stage.STT, Stage.LLM, Stage.TTS)
+        for stage in NEXT_STAGES
     ]
 
 
-async def floor(seconds: float, clip: bytes) -> list[Run]:
+async def floor(seconds: float, clip: bytes) -> tuple[list[Run], dict[str, list[float]]]:
+    """The runs, and the CPU milliseconds per turn of each consumer and server."""
     prefix = f"pipebenchfloor{uuid.uuid4().hex[:8]}"
     prefetch = CommonSettings().prefetch
     consumers = start_floor_consumers(prefix, prefetch)
@@ -214,7 +216,19 @@ async def floor(seconds: float, clip: bytes) -> list[Run]:
                 )
                 await asyncio.wait_for(future, 30)
 
-            return [await measure(level, seconds, turn) for level in LEVELS]
+            pids = {
+                f"floor {stage.value}": consumer.pid
+                for stage, consumer in zip(NEXT_STAGES, consumers, strict=True)
+            } | servers()
+            cpu: dict[str, list[float]] = {name: [] for name in pids}
+            runs = []
+            for level in LEVELS:
+                before = {name: cpu_s(pid) for name, pid in pids.items()}
+                run = await measure(level, seconds, turn)
+                runs.append(run)
+                for name, pid in pids.items():
+                    cpu[name].append((cpu_s(pid) - before[name]) * 1000 / run.turns)
+            return runs, cpu
     finally:
         for consumer in consumers:
             consumer.terminate()
@@ -223,6 +237,22 @@ async def floor(seconds: float, clip: bytes) -> list[Run]:
 
 
 # ---- the pipeline: the real services with null backends ------------------------------
+
+
+def servers() -> dict[str, int]:
+    """RabbitMQ's and Redis's processes, where this machine runs them (for their CPU)."""
+    names = {"beam.smp": "rabbitmq", "redis-server": "redis"}
+    found: dict[str, int] = {}
+    for entry in sorted(Path("/proc").iterdir(), key=lambda e: e.name):
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in names and names[comm] not in found:
+            found[names[comm]] = int(entry.name)
+    return found
 
 
 def cpu_s(pid: int) -> float:
@@ -252,7 +282,7 @@ async def pipeline(
     """The runs, and per service its CPU milliseconds per turn at each level (and with
     `profile_to`, py-spy's samples of the last level there)."""
     pids = {name: service.process.pid for name, service in stack.services.items()}
-    cpu: dict[str, list[float]] = {name: [] for name in pids}
+    cpu: dict[str, list[float]] = {name: [] for name in pids | servers()}
     frame = json.dumps({"type": "audio", "data": base64.b64encode(clip).decode(), "format": "webm"})
     runs = []
     spies: list[subprocess.Popen[bytes]] = []
@@ -274,7 +304,8 @@ async def pipeline(
                 if "audio_base64" not in reply:
                     raise RuntimeError(f"not an answer: {reply}")
 
-            before = {name: cpu_s(pid) for name, pid in pids.items()}
+            watched = pids | servers()
+            before = {name: cpu_s(pid) for name, pid in watched.items()}
             if profile_to is not None and level == LEVELS[-1]:
                 # Started after the warm-up, to sample the measured seconds only.
                 asyncio.get_running_loop().call_later(WARM_UP_S, start_profiling)
@@ -282,7 +313,7 @@ async def pipeline(
             for spy in spies:
                 spy.wait(30)
             runs.append(run)
-            for name, pid in pids.items():
+            for name, pid in watched.items():
                 cpu[name].append((cpu_s(pid) - before[name]) * 1000 / run.turns)
             for ws in sockets:
                 await ws.close()
@@ -361,9 +392,26 @@ def table(floor_runs: list[Run], pipe_runs: list[Run]) -> str:
     return "\n".join(lines)
 
 
+def cpu_table(floor_cpu: dict[str, list[float]], pipe_cpu: dict[str, list[float]]) -> str:
+    """CPU milliseconds per turn of each process, the floor's and the pipeline's, with
+    the sums of the Python processes (the servers are the same two in both)."""
+    header = f"{'CPU ms per turn':<24}" + "".join(f"{f'at {n}':>8}" for n in LEVELS)
+    lines = [header]
+    for side, cpu in (("floor", floor_cpu), ("pipeline", pipe_cpu)):
+        own = [name for name in cpu if name not in ("rabbitmq", "redis")]
+        for name in [*own, "rabbitmq", "redis"]:
+            if name in cpu:
+                floor_server = side == "floor" and not name.startswith("floor")
+                label = f"floor {name}" if floor_server else name
+                lines.append(f"{label:<24}" + "".join(f"{ms:>8.1f}" for ms in cpu[name]))
+        sums = [sum(cpu[name][i] for name in own) for i in range(len(LEVELS))]
+        lines.append(f"{side + ' Python, all':<24}" + "".join(f"{ms:>8.1f}" for ms in sums))
+    return "\n".join(lines)
+
+
 async def main(seconds: float, idle_counts: list[int], profile_to: Path | None = None) -> None:
     clip = webm_opus(None, seconds=1.0)
-    floor_runs = await floor(seconds, clip)
+    floor_runs, floor_cpu = await floor(seconds, clip)
     prefix = f"pipebench{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="uhrwerk-pipebench-") as folder:
         stack = Stack(prefix, None, None, Path(folder))
@@ -387,9 +435,7 @@ async def main(seconds: float, idle_counts: list[int], profile_to: Path | None =
         f"event loop {os.environ.get('EVENT_LOOP') or 'uvloop'} everywhere (EVENT_LOOP)"
     )
     print(table(floor_runs, pipe_runs))
-    print(f"{'CPU ms per turn':<16}" + "".join(f"{f'at {n}':>8}" for n in LEVELS))
-    for name, figures in cpu.items():
-        print(f"{name:<16}" + "".join(f"{ms:>8.1f}" for ms in figures))
+    print(cpu_table(floor_cpu, cpu))
     if skipped:
         print(f"idle connections skipped (file descriptor limit, ulimit -n): {skipped}")
     if idle_figures:
