@@ -235,7 +235,8 @@ class Gateway:
             task.cancel()
         unfinished = 0
         for turn_id in self.pending.ids():
-            turn = await self.pending.cancel(turn_id)  # a sentence being sent goes out whole
+            # A sentence being sent goes out whole; the turn goes on in the pipeline.
+            turn = await self.pending.cancel(turn_id, outcome="handed_over")
             if turn is None:
                 continue
             unfinished += 1

@@ -162,16 +162,18 @@ class PendingTurns:
             observe.GATEWAY_TURNS.labels("unpublished").inc()
             tracing.end_turn(turn.span, "unpublished", ErrorCode.UNAVAILABLE.value)
 
-    async def cancel(self, turn_id: str) -> PendingTurn | None:
+    async def cancel(self, turn_id: str, outcome: str = "cancelled") -> PendingTurn | None:
         """Barge-in: end the turn now; nothing of it is sent after this returns. The
-        turn, with what the watch was sent of it, or None if it had already ended."""
+        turn, with what the watch was sent of it, or None if it had already ended.
+        `outcome` is its trace span's: "handed_over" when a draining gateway lets go
+        of a turn that goes on in the pipeline, to be resumed elsewhere."""
         turn = self._turns.get(turn_id)
         if turn is None:
             return None
         async with turn.lock:  # a sentence being sent is sent whole, then no more
             ended = self._finish(turn_id)
         if ended is not None:
-            tracing.end_turn(ended.span, "cancelled")
+            tracing.end_turn(ended.span, outcome)
         return ended
 
     async def deliver(self, reply: Reply) -> bool:

@@ -197,15 +197,16 @@ def current(span: Span) -> AbstractContextManager[Span]:
 
 def end_turn(span: Span, outcome: str, error_code: str = "", **attributes: AttributeValue) -> None:
     """End a turn's span with how it ended (and any last `uhrwerk.<name>` attributes);
-    an error status unless it was delivered or cancelled (a barge-in, a drain) or
-    abandoned (the watch went away)."""
+    an error status unless it was delivered, cancelled (a barge-in), handed over (a
+    draining gateway let go of it; its answer can be resumed elsewhere) or abandoned
+    (the watch went away)."""
     if not span.is_recording():
         return
     span.set_attributes({PREFIX + name: value for name, value in attributes.items()})
     span.set_attribute(PREFIX + "outcome", outcome)
     if error_code:
         span.set_attribute(PREFIX + "error_code", error_code)
-    if outcome not in ("delivered", "cancelled", "abandoned"):
+    if outcome not in ("delivered", "cancelled", "handed_over", "abandoned"):
         span.set_status(Status(StatusCode.ERROR, error_code or outcome))
     span.end()
 

@@ -14,6 +14,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import INVALID_SPAN, SpanKind, StatusCode
 
+from gateway.turns import PendingTurn, PendingTurns
 from shared import tracing
 from shared.contracts import TextTurn, decode, encode
 
@@ -99,6 +100,41 @@ def test_a_turn_span_is_the_root_and_ends_with_its_outcome(
     assert ended.status.status_code is StatusCode.ERROR
     assert ended.context is not None
     assert str(headers["traceparent"]).split("-")[2] == format(ended.context.span_id, "016x")
+
+
+class Watch:
+    """A watch's connection as `PendingTurns` sees it: what it was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, frame: str) -> None:
+        self.sent.append(frame)
+
+    async def send_with_audio(self, frame: str, audio: bytes) -> None:
+        self.sent.append(frame)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "error"), [("cancelled", False), ("handed_over", False), ("timeout", True)]
+)
+async def test_a_turn_let_go_of_ends_its_span_with_that_outcome(
+    exporter: InMemorySpanExporter, outcome: str, error: bool
+) -> None:
+    """A barge-in's turn is "cancelled"; one a draining gateway lets go of (it goes on
+    in the pipeline, resumable elsewhere) "handed_over"; neither is an error."""
+    pending = PendingTurns()
+    span = tracing.start_turn("t1", "s1", 2, "text")
+    pending.add(PendingTurn("t1", "s1", "anna", "c1", Watch(), protocol=2, span=span), 30)
+    if outcome == "timeout":
+        pending._expire("t1")
+    else:
+        assert await pending.cancel("t1", outcome=outcome) is not None
+    (ended,) = exporter.get_finished_spans()
+    assert ended.attributes is not None
+    assert ended.attributes["uhrwerk.outcome"] == outcome
+    assert (ended.status.status_code is StatusCode.ERROR) is error
+    assert await pending.cancel("t1") is None  # ended once
 
 
 async def test_counted_sets_the_pieces_a_stream_gave(exporter: InMemorySpanExporter) -> None:
