@@ -44,6 +44,7 @@ QUESTIONS = (
 TIME_QUESTION = "Wie spät ist es?"
 FOLLOW_UP_PAUSE_S = 4.0
 TIME_TARGET_MS = 300
+FIRST_AUDIO_TARGET_MS = 1500
 
 
 def p95(values: list[float]) -> float:
@@ -58,8 +59,11 @@ def peak_memory_mb(pid: int) -> float:
     return float("nan")
 
 
-async def run_turns(port: int, frames: list[dict[str, str]], turns: int) -> list[dict[str, float]]:
-    """Protocol 1 timings of `turns` turns, asking `frames` in turn."""
+async def run_turns(
+    port: int, frames: list[dict[str, str]], turns: int, answers: dict[str, str] | None = None
+) -> list[dict[str, float]]:
+    """Protocol 1 timings of `turns` turns, asking `frames` in turn; with `answers`,
+    what each question (its transcript) was answered first."""
     timings = []
     async with aiohttp.ClientSession() as http:
         for n in range(turns):
@@ -70,6 +74,8 @@ async def run_turns(port: int, frames: list[dict[str, str]], turns: int) -> list
             if "error" in reply:
                 raise RuntimeError(reply)
             timings.append(reply["timings"])
+            if answers is not None:
+                answers.setdefault(reply.get("transcript", ""), reply["text_response"])
     return timings
 
 
@@ -138,7 +144,8 @@ async def main() -> None:
                 for clip in clips
             ]
             await run_turns(port, audio, 2)  # warm-up, not counted
-            spoken = await run_turns(port, audio, args.turns)
+            answers: dict[str, str] = {}
+            spoken = await run_turns(port, audio, args.turns, answers)
             typed = await run_turns(
                 port, [{"type": "text", "message": q} for q in QUESTIONS], args.turns
             )
@@ -181,6 +188,15 @@ async def main() -> None:
     clock_p50 = statistics.median(t["total"] for t in clock_typed)
     verdict = "met" if clock_p50 < TIME_TARGET_MS else "MISSED"
     print(f"typed time question: p50 {clock_p50:.0f} ms, target < {TIME_TARGET_MS} ms: {verdict}")
+    first_p50 = statistics.median(streamed)
+    verdict = "met" if first_p50 <= FIRST_AUDIO_TARGET_MS else "MISSED"
+    print(
+        f"spoken question, first audio: p50 {first_p50:.0f} ms, "
+        f"target ≤ {FIRST_AUDIO_TARGET_MS} ms: {verdict}"
+    )
+    print("what the spoken questions were heard as and answered (first of each):")
+    for heard, answer in answers.items():
+        print(f"  {heard!r} → {answer!r}")
     print(f"{'peak memory (VmHWM)':<36} " + "  ".join(f"{k} {v:.0f} MB" for k, v in memory.items()))
 
 
