@@ -1,5 +1,6 @@
 """Questions that need no model: the time, the date, the weekday, answered from the
-clock, the time in a named city or country (`llm_worker.places`), and plain arithmetic
+clock, the time in a named city or country (`llm_worker.places`), the days left until
+a holiday or a date (`llm_worker.countdown`), and plain arithmetic
 (`llm_worker.arithmetic`), answered exactly.
 
 A watch is asked the time more than anything else, and a language model is the wrong
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from llm_worker import actions, arithmetic, clock, live, places
+from llm_worker import actions, arithmetic, clock, countdown, live, places
 from llm_worker.places import Place
 
 
@@ -35,6 +36,7 @@ class Intent(StrEnum):
     CANNOT_DO = "cannot_do"
     NO_LIVE_DATA = "no_live_data"
     ARITHMETIC = "arithmetic"
+    DAYS_UNTIL = "days_until"
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,10 @@ def answer(
             if honest is not None:
                 return LocalAnswer(Intent.NO_LIVE_DATA, honest, _tag(language, lang))
     if found is None:
+        left = countdown.answer(question, now.date())
+        if left is not None:
+            text, lang = left
+            return LocalAnswer(Intent.DAYS_UNTIL, text, _tag(language, lang))
         sum_ = arithmetic.answer(question)
         if sum_ is None:
             return None
