@@ -10,7 +10,7 @@ from google import genai
 from google.genai import types
 
 from llm_worker.prompt import Prompt, collect, system_with_clock
-from shared import google
+from shared import google, tracing
 from shared.breaker import CircuitBreaker
 from shared.errors import ErrorCategory, ErrorCode, PipelineError
 from shared.retry import stream_with_retry
@@ -82,12 +82,20 @@ class Gemini:
             )
             reason = None
             got_text = False
+            usage = None
             async for chunk in stream:
+                usage = chunk.usage_metadata or usage
                 if chunk.candidates:
                     reason = chunk.candidates[0].finish_reason or reason
                 if chunk.text:
                     got_text = True
                     yield chunk.text
+            if usage is not None:
+                # On the llm stage's span: a piece Gemini streams is several tokens.
+                tracing.annotate(
+                    prompt_tokens=usage.prompt_token_count or 0,
+                    output_tokens=usage.candidates_token_count or 0,
+                )
             if not got_text:
                 raise PipelineError(
                     ErrorCode.BACKEND_REJECTED,

@@ -36,6 +36,20 @@ def answer_for(body: dict[str, Any]) -> str:
     return f"Du sagtest: {last}. Wir sprechen seit {len(user_turns)} Runden."
 
 
+def usage_for(body: dict[str, Any], text: str) -> dict[str, int]:
+    """The usage the fake reports, as Gemini's `usageMetadata`: a "token" per word of
+    the request's instruction and turns, and of the answer."""
+    system = body.get("systemInstruction", {}).get("parts", [])
+    turns = [part for content in body.get("contents", []) for part in content["parts"]]
+    prompt = sum(len(part.get("text", "").split()) for part in [*system, *turns])
+    answer = len(text.split())
+    return {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": answer,
+        "totalTokenCount": prompt + answer,
+    }
+
+
 class FakeGemini(HttpFake):
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -77,10 +91,12 @@ class FakeGemini(HttpFake):
             return web.json_response({"error": error}, status=status)
         text = self.script if self.script is not None else answer_for(body)
         if method == "streamGenerateContent":
-            return await self._stream(request, text)
-        return web.json_response(_response(text, "STOP"))
+            return await self._stream(request, body, text)
+        return web.json_response(_response(text, "STOP") | {"usageMetadata": usage_for(body, text)})
 
-    async def _stream(self, request: web.Request, text: str) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.Request, body: dict[str, Any], text: str
+    ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         words = text.split(" ")
@@ -92,6 +108,8 @@ class FakeGemini(HttpFake):
                 await asyncio.sleep(self.token_interval_s)
             last = i == len(words) - 1
             chunk = _response(word + ("" if last else " "), "STOP" if last else None)
+            if last:  # Gemini's last chunk carries the usage of the whole call
+                chunk["usageMetadata"] = usage_for(body, text)
             try:
                 await response.write(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
             except ConnectionError:  # the client hung up: it stopped generating

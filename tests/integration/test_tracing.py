@@ -113,6 +113,9 @@ def check_answer(
     assert llm.attributes["uhrwerk.outcome"] == "ok"
     assert llm.attributes["uhrwerk.source"] == "model"
     assert llm.attributes["uhrwerk.tokens"] >= 1
+    # Gemini's own count (the fake's: a token per word), from its usage metadata.
+    assert llm.attributes["uhrwerk.output_tokens"] >= 1
+    assert llm.attributes["uhrwerk.prompt_tokens"] > llm.attributes["uhrwerk.output_tokens"]
     assert llm.attributes["uhrwerk.sentences"] == sentences
     assert llm.attributes["uhrwerk.characters"] > 0
     tts = by_name["tts"]

@@ -9,16 +9,18 @@ import grpc
 import pytest
 from google.cloud.speech_v1.types import cloud_speech
 from google.cloud.texttospeech_v1.types import cloud_tts
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from llm_worker.gemini import Gemini
 from llm_worker.prompt import Prompt
+from shared import tracing
 from shared.contracts import AudioTurn
 from shared.errors import ErrorCode, PipelineError
 from shared.history import Exchange
 from shared.settings import LlmSettings, SttSettings, TtsSettings
 from stt_worker.google import GoogleSpeech
 from tests.fakes.audio import mp3_duration, webm_opus
-from tests.fakes.gemini import FakeGemini
+from tests.fakes.gemini import FakeGemini, usage_for
 from tests.fakes.google_grpc import SECONDS_PER_CHAR, FakeGoogleGrpc
 from tts_worker.google import GoogleTextToSpeech
 
@@ -231,6 +233,25 @@ async def test_gemini_sends_model_system_instruction_and_history_in_order(
     assert body["generationConfig"]["maxOutputTokens"] == settings.max_output_tokens
     assert body["tools"] == [{"googleSearch": {}}]  # grounding is on by default
     assert llm.grounded
+
+
+async def test_gemini_reports_its_token_usage_on_the_llm_span(
+    fake_gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch, exporter: InMemorySpanExporter
+) -> None:
+    """A streamed piece is several of Gemini's tokens: its own count is what the span
+    gets, from the last chunk's usage metadata."""
+    llm = Gemini.from_settings(gemini_settings(fake_gemini, monkeypatch))
+    try:
+        with tracing.consumed("llm", {}):
+            answer = await llm.answer(prompt("Wie heiße ich?"), time.time() + 10)
+    finally:
+        await llm.close()
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes is not None
+    usage = usage_for(fake_gemini.requests[0]["body"], answer)
+    assert usage["promptTokenCount"] > 0
+    assert span.attributes["uhrwerk.prompt_tokens"] == usage["promptTokenCount"]
+    assert span.attributes["uhrwerk.output_tokens"] == usage["candidatesTokenCount"]
 
 
 async def test_gemini_search_can_be_switched_off(
