@@ -19,9 +19,9 @@ T = TypeVar("T")
 LOOPS = ("uvloop", "asyncio")
 
 
-def loop_factory(name: str | None = None) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """The factory for EVENT_LOOP (or `name`); None means asyncio's default."""
-    chosen = (name or os.environ.get("EVENT_LOOP") or "uvloop").strip().lower()
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The factory for EVENT_LOOP; None means asyncio's default."""
+    chosen = (os.environ.get("EVENT_LOOP") or "uvloop").strip().lower()
     if chosen not in LOOPS:
         raise SystemExit(f"EVENT_LOOP must be one of {', '.join(LOOPS)}, not {chosen!r}")
     if chosen == "asyncio":

@@ -17,7 +17,9 @@ from stt_worker.backend import SpeechToText, candidates
 log = get_logger(__name__)
 
 
-def language_of(turn: AudioTurn, heard: Recognised, settings: SttSettings) -> str:
+def language_of(
+    turn: AudioTurn, heard: Recognised, settings: SttSettings, spoken: list[str]
+) -> str:
     """The language the words were heard in; but where that was only the deployment's
     default (no session language, no detection) and the words are plainly another
     language the deployment speaks, that one. Whisper held to German writes an English
@@ -25,16 +27,17 @@ def language_of(turn: AudioTurn, heard: Recognised, settings: SttSettings) -> st
     answer in an English voice, not a German voice reading English."""
     if turn.language or len(candidates(settings, turn)) > 1:
         return heard.language
-    spoken = lang.languages(settings.stt_languages)
     guessed = lang.guess(heard.text, spoken, lang.base(heard.language))
     return lang.to_tag(guessed, heard.language)
 
 
 def make_handler(backend: SpeechToText, settings: SttSettings) -> Handler[AudioTurn]:
+    spoken = lang.languages(settings.stt_languages)
+
     async def handle(turn: AudioTurn) -> AsyncGenerator[Envelope, None]:
         heard = await backend.transcribe(turn)
         text = heard.text.strip()
-        language = language_of(turn, heard, settings)
+        language = language_of(turn, heard, settings, spoken)
         tracing.annotate(audio_bytes=len(turn.audio), language=language, characters=len(text))
         if not text:
             # Silence or noise: tell the watch, and spend no LLM call on it.
