@@ -110,8 +110,9 @@ def easter(year: int) -> date:
 
 
 def _next(today: date, target: Fixed | str) -> date:
-    """The target's next date on or after `today`."""
-    for year in (today.year, today.year + 1):
+    """The target's next date on or after `today` (February 29 within the next leap
+    year, so up to eight years on: 2100 is a common year)."""
+    for year in range(today.year, today.year + 9):
         if target == EASTER:
             day = easter(year)
         else:
@@ -122,7 +123,7 @@ def _next(today: date, target: Fixed | str) -> date:
                 continue
         if day >= today:
             return day
-    return date(today.year + 4 - today.year % 4, 2, 29)  # only Feb 29 gets here
+    raise ValueError(f"no date {target} in the nine years from {today}")
 
 
 def _date(what: str, lang: str) -> Fixed | None:

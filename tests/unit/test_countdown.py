@@ -78,10 +78,15 @@ def test_after_the_day_it_is_next_years() -> None:
     assert days_in(found[0]) == (date(2027, 12, 25) - date(2026, 12, 26)).days
 
 
-def test_february_29_is_the_next_leap_years() -> None:
-    found = countdown.answer("Wie viele Tage bis zum 29. Februar?", TODAY)
+@pytest.mark.parametrize(
+    ("today", "leap_day"),
+    # 2100 is divisible by 4 but not a leap year: the next one after 2096 is 2104.
+    [(TODAY, date(2028, 2, 29)), (date(2097, 3, 1), date(2104, 2, 29))],
+)
+def test_february_29_is_the_next_leap_years(today: date, leap_day: date) -> None:
+    found = countdown.answer("Wie viele Tage bis zum 29. Februar?", today)
     assert found is not None
-    assert days_in(found[0]) == (date(2028, 2, 29) - TODAY).days
+    assert days_in(found[0]) == (leap_day - today).days
 
 
 @pytest.mark.parametrize(
