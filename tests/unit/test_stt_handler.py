@@ -28,7 +28,7 @@ class Recogniser:
         return None
 
 
-def turn(language: str = "") -> AudioTurn:
+def turn(language: str = "", transcript_ahead: bool = True) -> AudioTurn:
     return AudioTurn(
         turn_id="t" * 32,
         session_id="session-0123456789",
@@ -36,6 +36,7 @@ def turn(language: str = "") -> AudioTurn:
         deadline_ms=int((time.time() + 30) * 1000),
         audio=b"webm",
         language=language,
+        transcript_ahead=transcript_ahead,
     )
 
 
@@ -77,3 +78,15 @@ async def test_a_detected_language_is_kept() -> None:
 
 async def test_only_a_language_the_deployment_speaks() -> None:
     assert await languages("How far away is the moon?", "de-DE", spoken="de") == {"de-DE"}
+
+
+@pytest.mark.parametrize(("ahead", "sent"), [(True, [TextTurn, Heard]), (False, [TextTurn])])
+async def test_the_transcript_goes_ahead_only_when_the_gateway_wants_it(
+    ahead: bool, sent: list[type]
+) -> None:
+    """A protocol 1 turn (`transcript_ahead=False`) gets no `Heard`: nobody reads it."""
+    handle = make_handler(Recogniser("Wie spät ist es?", "de-DE"), SttSettings())
+    events = [event async for event in handle(turn(transcript_ahead=ahead))]
+    assert [type(e) for e in events] == sent
+    assert isinstance(events[0], TextTurn)
+    assert events[0].text == "Wie spät ist es?"
