@@ -216,18 +216,15 @@ async def floor(seconds: float, clip: bytes) -> tuple[list[Run], dict[str, list[
                 )
                 await asyncio.wait_for(future, 30)
 
-            pids = {
-                f"floor {stage.value}": consumer.pid
-                for stage, consumer in zip(NEXT_STAGES, consumers, strict=True)
-            } | servers()
-            cpu: dict[str, list[float]] = {name: [] for name in pids}
+            own = {stage.value: c.pid for stage, c in zip(NEXT_STAGES, consumers, strict=True)}
+            pids = {f"floor {name}": pid for name, pid in (own | servers()).items()}
+            cpu: dict[str, list[float]] = {}
             runs = []
             for level in LEVELS:
-                before = {name: cpu_s(pid) for name, pid in pids.items()}
+                before = cpu_now(pids)
                 run = await measure(level, seconds, turn)
                 runs.append(run)
-                for name, pid in pids.items():
-                    cpu[name].append((cpu_s(pid) - before[name]) * 1000 / run.turns)
+                add_cpu(cpu, pids, before, run.turns)
             return runs, cpu
     finally:
         for consumer in consumers:
@@ -239,9 +236,12 @@ async def floor(seconds: float, clip: bytes) -> tuple[list[Run], dict[str, list[
 # ---- the pipeline: the real services with null backends ------------------------------
 
 
+SERVERS = {"beam.smp": "rabbitmq", "redis-server": "redis"}
+"""The servers' process names, and what the CPU table calls them."""
+
+
 def servers() -> dict[str, int]:
     """RabbitMQ's and Redis's processes, where this machine runs them (for their CPU)."""
-    names = {"beam.smp": "rabbitmq", "redis-server": "redis"}
     found: dict[str, int] = {}
     for entry in sorted(Path("/proc").iterdir(), key=lambda e: e.name):
         if not entry.name.isdigit():
@@ -250,15 +250,27 @@ def servers() -> dict[str, int]:
             comm = (entry / "comm").read_text().strip()
         except OSError:
             continue
-        if comm in names and names[comm] not in found:
-            found[names[comm]] = int(entry.name)
-    return found
+        if comm in SERVERS and SERVERS[comm] not in found:
+            found[SERVERS[comm]] = int(entry.name)
+    return {name: found[name] for name in SERVERS.values() if name in found}
 
 
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_now(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_s(pid) for name, pid in pids.items()}
+
+
+def add_cpu(
+    cpu: dict[str, list[float]], pids: dict[str, int], before: dict[str, float], turns: int
+) -> None:
+    """Append each process's CPU milliseconds per turn since `before` to `cpu`."""
+    for name, pid in pids.items():
+        cpu.setdefault(name, []).append((cpu_s(pid) - before[name]) * 1000 / turns)
 
 
 def profile(pids: dict[str, int], seconds: float, folder: Path) -> list[subprocess.Popen[bytes]]:
@@ -281,15 +293,16 @@ async def pipeline(
 ) -> tuple[list[Run], dict[str, list[float]]]:
     """The runs, and per service its CPU milliseconds per turn at each level (and with
     `profile_to`, py-spy's samples of the last level there)."""
-    pids = {name: service.process.pid for name, service in stack.services.items()}
-    cpu: dict[str, list[float]] = {name: [] for name in pids | servers()}
+    services = {name: service.process.pid for name, service in stack.services.items()}
+    pids = services | servers()
+    cpu: dict[str, list[float]] = {}
     frame = json.dumps({"type": "audio", "data": base64.b64encode(clip).decode(), "format": "webm"})
     runs = []
     spies: list[subprocess.Popen[bytes]] = []
 
     def start_profiling() -> None:
         assert profile_to is not None
-        spies.extend(profile(pids, seconds, profile_to))
+        spies.extend(profile(services, seconds, profile_to))
 
     async with aiohttp.ClientSession() as http:
         for level in LEVELS:
@@ -304,8 +317,7 @@ async def pipeline(
                 if "audio_base64" not in reply:
                     raise RuntimeError(f"not an answer: {reply}")
 
-            watched = pids | servers()
-            before = {name: cpu_s(pid) for name, pid in watched.items()}
+            before = cpu_now(pids)
             if profile_to is not None and level == LEVELS[-1]:
                 # Started after the warm-up, to sample the measured seconds only.
                 asyncio.get_running_loop().call_later(WARM_UP_S, start_profiling)
@@ -313,8 +325,7 @@ async def pipeline(
             for spy in spies:
                 spy.wait(30)
             runs.append(run)
-            for name, pid in watched.items():
-                cpu[name].append((cpu_s(pid) - before[name]) * 1000 / run.turns)
+            add_cpu(cpu, pids, before, run.turns)
             for ws in sockets:
                 await ws.close()
     return runs, cpu
@@ -398,12 +409,9 @@ def cpu_table(floor_cpu: dict[str, list[float]], pipe_cpu: dict[str, list[float]
     header = f"{'CPU ms per turn':<24}" + "".join(f"{f'at {n}':>8}" for n in LEVELS)
     lines = [header]
     for side, cpu in (("floor", floor_cpu), ("pipeline", pipe_cpu)):
-        own = [name for name in cpu if name not in ("rabbitmq", "redis")]
-        for name in [*own, "rabbitmq", "redis"]:
-            if name in cpu:
-                floor_server = side == "floor" and not name.startswith("floor")
-                label = f"floor {name}" if floor_server else name
-                lines.append(f"{label:<24}" + "".join(f"{ms:>8.1f}" for ms in cpu[name]))
+        for name, figures in cpu.items():  # the Python processes, then the servers
+            lines.append(f"{name:<24}" + "".join(f"{ms:>8.1f}" for ms in figures))
+        own = [n for n in cpu if n.removeprefix("floor ") not in SERVERS.values()]
         sums = [sum(cpu[name][i] for name in own) for i in range(len(LEVELS))]
         lines.append(f"{side + ' Python, all':<24}" + "".join(f"{ms:>8.1f}" for ms in sums))
     return "\n".join(lines)
