@@ -71,7 +71,7 @@ class CancelFlags:
         self._subscribed_at: float | None = None
         """Unix time the subscription was last confirmed; None while it is not."""
         self._heard: OrderedDict[str, None] = OrderedDict()
-        """Turn ids cancelled on the channel since then, oldest first."""
+        """Turn ids heard cancelled on the channel, oldest first (at most HEARD_CAP)."""
 
     @property
     def subscribed_at(self) -> float | None:
