@@ -217,6 +217,7 @@ async def floor(seconds: float, clip: bytes) -> tuple[list[Run], dict[str, list[
                 await asyncio.wait_for(future, 30)
 
             own = {stage.value: c.pid for stage, c in zip(NEXT_STAGES, consumers, strict=True)}
+            own["client"] = os.getpid()
             pids = {f"floor {name}": pid for name, pid in (own | servers()).items()}
             cpu: dict[str, list[float]] = {}
             runs = []
@@ -294,7 +295,7 @@ async def pipeline(
     """The runs, and per service its CPU milliseconds per turn at each level (and with
     `profile_to`, py-spy's samples of the last level there)."""
     services = {name: service.process.pid for name, service in stack.services.items()}
-    pids = services | servers()
+    pids = services | {"watches (client)": os.getpid()} | servers()
     cpu: dict[str, list[float]] = {}
     frame = json.dumps({"type": "audio", "data": base64.b64encode(clip).decode(), "format": "webm"})
     runs = []
@@ -411,7 +412,11 @@ def cpu_table(floor_cpu: dict[str, list[float]], pipe_cpu: dict[str, list[float]
     for side, cpu in (("floor", floor_cpu), ("pipeline", pipe_cpu)):
         for name, figures in cpu.items():  # the Python processes, then the servers
             lines.append(f"{name:<24}" + "".join(f"{ms:>8.1f}" for ms in figures))
-        own = [n for n in cpu if n.removeprefix("floor ") not in SERVERS.values()]
+        # The services against the floor's consumers; the client that drives each is
+        # listed (it shares the cores) but not summed.
+        own = [
+            n for n in cpu if n.removeprefix("floor ") not in SERVERS.values() and "client" not in n
+        ]
         sums = [sum(cpu[name][i] for name in own) for i in range(len(LEVELS))]
         lines.append(f"{side + ' Python, all':<24}" + "".join(f"{ms:>8.1f}" for ms in sums))
     return "\n".join(lines)
