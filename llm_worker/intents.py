@@ -155,6 +155,20 @@ EN_DATE_IN_RE = re.compile(rf"(?:{EN_DATE_RE.pattern}) in (?P<place>.+)")
 EN_TIME_IN_RE = re.compile(rf"(?:{EN_TIME_RE.pattern}|what time will it be) in (?P<place>.+)")
 
 
+WAKE = re.compile(
+    r"^\s*(?:(?:hey|hallo|hi|hello|ok|okay)\b[\s,!.]*)?(?:uhrwerk\b[\s,!.:]*)?", re.IGNORECASE
+)
+"""A greeting and the assistant's name before the question ("Hey Uhrwerk, …")."""
+
+
+def without_wake_words(question: str) -> str:
+    """The question without a leading "Hey Uhrwerk, " (or "Hallo, ", "OK Uhrwerk: "),
+    as it was otherwise (case and punctuation kept: "bis zum 24.12." needs its dots),
+    so that every local answer below recognises it, not only the clock's patterns."""
+    rest = WAKE.sub("", question, count=1)
+    return rest if rest.strip() else question
+
+
 def _words(text: str) -> str:
     text = text.lower().replace("\u2019", "'")  # typographic apostrophe
     text = re.sub(r"[^\w' ]+", " ", text)
@@ -252,6 +266,7 @@ def answer(
     its region ("en-GB") when the question is in that language. Without `live_data`
     (a backend that cannot search), weather and news questions get an honest answer
     (`llm_worker.live`) instead of going to a model that might invent one."""
+    question = without_wake_words(question)
     asked = match_place(question)
     if asked is not None:
         said, lang = asked

@@ -128,3 +128,38 @@ def test_counted_in_the_watchs_zone() -> None:
         "Morgen ist Weihnachten.",
         "de-DE",
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "intent", "expected"),
+    [
+        ("Hey Uhrwerk, wie viele Tage sind es noch bis Weihnachten?", "days_until", "27 Tage"),
+        ("Hallo, wie lange noch bis zum 24.12.?", "days_until", "26 Tage"),
+        ("OK Uhrwerk: how many days until Christmas?", "days_until", "27 days"),
+        ("Hey Uhrwerk, was ist 7 mal 8?", "arithmetic", "56"),
+        ("Okay, what is 12 times 12?", "arithmetic", "144"),
+        ("Hey Uhrwerk, wie spät ist es?", "time", "Es ist 10 Uhr"),
+    ],
+)
+def test_a_wake_phrase_before_the_question_is_not_in_the_way(
+    question: str, intent: str, expected: str
+) -> None:
+    """The watch's wake phrase comes along in the transcript; every local answer
+    recognises the question after it (before, countdown and sums went to the model)."""
+    now = datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    found = intents.answer(question, now, "de-DE")
+    assert found is not None, question
+    assert found.intent.value == intent
+    assert expected in found.text, found.text
+
+
+@pytest.mark.parametrize(
+    "question", ["Hallo", "Hey Uhrwerk", "Hallo Welt, was ist los?", "Okay, erzähl mir einen Witz."]
+)
+def test_a_greeting_alone_or_before_something_else_still_goes_to_the_model(
+    question: str,
+) -> None:
+    now = datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert intents.answer(question, now, "de-DE") is None
+    assert intents.without_wake_words("Hey Uhrwerk") == "Hey Uhrwerk"
+    assert intents.without_wake_words("Hallo, bis zum 24.12.?") == "bis zum 24.12.?"
