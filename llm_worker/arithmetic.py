@@ -127,6 +127,12 @@ def _normalise(question: str) -> str:
     text = re.sub(r"(?<=\d)-(?=\d)", " - ", text)
     text = re.sub(r"[,;](?!\d)", " ", text)  # a comma between words, not "2,5"
     text = text.replace("wieviel", "wie viel")
+    # "siebenmal 8", as Whisper writes "sieben mal acht": a number word joined to "mal".
+    text = re.sub(
+        r"\b(\w+)mal\b",
+        lambda m: f"{m[1]} mal" if german_number(m[1]) is not None else m[0],
+        text,
+    )
     return re.sub(r"\s+", " ", text).strip()
 
 

@@ -26,6 +26,10 @@ from llm_worker import arithmetic, intents
         ("What is 12 divided by 5?", "12 divided by 5 is 2.4.", "en"),
         ("How much is twenty-one plus one hundred and five?", "21 plus 105 is 126.", "en"),
         ("what is 7 - 3", "7 minus 3 is 4.", "en"),
+        # As Whisper transcribed "Was ist sieben mal acht?" from a recording.
+        ("Was ist siebenmal 8?", "7 mal 8 ist 56.", "de"),
+        ("Wie viel ist dreimal zwölf?", "3 mal 12 ist 36.", "de"),
+        ("Was ist einmal eins?", "1 mal 1 ist 1.", "de"),
     ],
 )
 def test_sums_are_answered_exactly(question: str, spoken: str, lang: str) -> None:
@@ -52,6 +56,7 @@ def test_division_by_zero_is_explained() -> None:
         "Wer hat den Faust geschrieben?",
         "Was ist plus?",
         "Was ist sieben?",
+        "Was ist nochmal 8?",  # "noch" is no number: "nochmal" stays one word
     ],
 )
 def test_anything_else_falls_through(question: str) -> None:

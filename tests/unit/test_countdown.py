@@ -139,6 +139,10 @@ def test_counted_in_the_watchs_zone() -> None:
         ("Hey Uhrwerk, was ist 7 mal 8?", "arithmetic", "56"),
         ("Okay, what is 12 times 12?", "arithmetic", "144"),
         ("Hey Uhrwerk, wie spät ist es?", "time", "Es ist 10 Uhr"),
+        # As Whisper wrote the name from a recording (the model then said "10 Tage").
+        ("Hey Uhrwirk, wie viele Tage sind es noch bis Silvester?", "days_until", "33 Tage"),
+        ("Hallo Uhr Werk, wie viele Tage bis Silvester?", "days_until", "33 Tage"),
+        ("Hey Uhrwirg, wie viele Tage bis Silvester?", "days_until", "33 Tage"),
     ],
 )
 def test_a_wake_phrase_before_the_question_is_not_in_the_way(
