@@ -157,11 +157,13 @@ EN_TIME_IN_RE = re.compile(rf"(?:{EN_TIME_RE.pattern}|what time will it be) in (
 
 WAKE = re.compile(
     r"^\s*(?:hey|hallo|hi|hello|ok|okay)\s+\w+\s*[,!:]\s*"
-    r"|^\s*(?:(?:hey|hallo|hi|hello|ok|okay)\b[\s,!.]*)?(?:uhr ?w\w{0,2}rk\b[\s,!.:]*)?",
+    r"|^\s*(?:(?:hey|hallo|hi|hello|ok|okay)\b[\s,!.]*)?"
+    r"(?:(?:uhr ?w\w{0,2}rk|(?:you|your|our|or|ur) ?work)\b[\s,!.:]*)?",
     re.IGNORECASE,
 )
 """A greeting and the assistant's name before the question ("Hey Uhrwerk, …"), the
-name also as the recogniser may write it ("Uhrwirk", "Uhr Werk"), or a greeting and
+name also as the recogniser may write it ("Uhrwirk", "Uhr Werk", in English "you
+work"), or a greeting and
 any one word set off by a comma ("Hey Uhrwirg, …")."""
 
 

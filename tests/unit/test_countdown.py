@@ -143,6 +143,9 @@ def test_counted_in_the_watchs_zone() -> None:
         ("Hey Uhrwirk, wie viele Tage sind es noch bis Silvester?", "days_until", "33 Tage"),
         ("Hallo Uhr Werk, wie viele Tage bis Silvester?", "days_until", "33 Tage"),
         ("Hey Uhrwirg, wie viele Tage bis Silvester?", "days_until", "33 Tage"),
+        # "Hey Uhrwerk, what time is it in Tokyo?" read by the English voice, heard in
+        # English (the model then guessed "10:02 AM").
+        ("Hey, you work. What time is it in Tokyo?", "time_in", "In Tokyo"),
     ],
 )
 def test_a_wake_phrase_before_the_question_is_not_in_the_way(
