@@ -39,6 +39,7 @@ DE_DAYS: dict[str, Fixed | str] = {
     "tag der deutschen einheit": (10, 3),
     "ostern": EASTER,
     "ostersonntag": EASTER,
+    "osten": EASTER,  # how Whisper heard "Ostern" in "Wie lange dauert es noch bis Ostern?"
 }
 EN_DAYS: dict[str, Fixed | str] = {
     "christmas": (12, 25),

@@ -146,6 +146,8 @@ def test_counted_in_the_watchs_zone() -> None:
         # "Hey Uhrwerk, what time is it in Tokyo?" read by the English voice, heard in
         # English (the model then guessed "10:02 AM").
         ("Hey, you work. What time is it in Tokyo?", "time_in", "In Tokyo"),
+        # Whisper's "Ostern" in one recording (the model said "noch 12 Stunden bis Osten").
+        ("Wie lange dauert es noch bis Osten?", "days_until", "120 Tage"),
     ],
 )
 def test_a_wake_phrase_before_the_question_is_not_in_the_way(
