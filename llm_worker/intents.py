@@ -163,8 +163,7 @@ WAKE = re.compile(
 )
 """A greeting and the assistant's name before the question ("Hey Uhrwerk, …"), the
 name also as the recogniser may write it ("Uhrwirk", "Uhr Werk", in English "you
-work"), or a greeting and
-any one word set off by a comma ("Hey Uhrwirg, …")."""
+work"), or a greeting and any one word set off by a comma ("Hey Uhrwirg, …")."""
 
 
 def without_wake_words(question: str) -> str:
