@@ -128,6 +128,9 @@ def test_a_spoken_question_is_heard_answered_and_played_to_the_end(
     assert hooks["mimeType"] == "audio/webm;codecs=opus"
     assert (hooks["track"]["sampleRate"], hooks["track"]["channelCount"]) == (48000, 1)
     assert hooks["track"]["echoCancellation"] is True
+    # Off for the recogniser's sake (gateway/static/app.js, README "The watch page").
+    assert hooks["track"]["noiseSuppression"] is False
+    assert hooks["track"]["autoGainControl"] is False
     # Streamed upload: audio_start, MediaRecorder's chunks as binary frames, audio_end.
     sent = watch.sent()[1:]
     assert sent[0] == {"type": "audio_start", "format": "webm"}
