@@ -106,15 +106,14 @@ OPERATORS = {
     "dividiert durch": "/", "durch": "/", "divided by": "/", "over": "/",
     "+": "+", "-": "-", "*": "*", "\u00d7": "*", "·": "*", "/": "/", ":": "/", "÷": "/",
 }  # fmt: skip
+# Without a wake phrase: `intents.answer` drops it before asking here.
 DE_QUESTION = re.compile(
-    r"^(?:(?:hey |hallo |ok |okay )?(?:uhrwerk )?)"
-    r"(?:(?:sag mir |kannst du mir sagen |weißt du )?(?:wie ?viel|was) "
+    r"^(?:(?:sag mir |kannst du mir sagen |weißt du )?(?:wie ?viel|was) "
     r"(?:ist|sind|ergibt|ergeben|gibt|macht|machen) |rechne |berechne )?(?P<sum>.+?)"
     r"(?: (?:ist|sind|ergibt|ergeben|gibt|macht|machen))?(?: denn| bitte| eigentlich)*$"
 )
 EN_QUESTION = re.compile(
-    r"^(?:(?:hey |hi |ok |okay )?(?:uhrwerk )?)"
-    r"(?:(?:tell me |do you know )?(?:what is|what's|whats|how much is|how much are) "
+    r"^(?:(?:tell me |do you know )?(?:what is|what's|whats|how much is|how much are) "
     r"|calculate |compute )?(?P<sum>.+?)(?: please)?$"
 )
 NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")

@@ -54,10 +54,8 @@ DE_FILLERS = re.compile(
     r"\b(jetzt|gerade|grad|denn|eigentlich|genau|bitte|aktuell|mal|eben|nochmal|"
     r"so ungefähr|ungefähr|momentan|im moment|schon|zurzeit|aktuelle|genaue|exakte)\b"
 )
-DE_PREFIX = re.compile(
-    r"^((hey|hallo|ok|okay|hi) )?(uhrwerk )?((sag(?! mir)|du|entschuldigung|"
-    r"entschuldige) )?"
-)
+# A greeting and the name before these are gone already (`without_wake_words`).
+DE_PREFIX = re.compile(r"^((sag(?! mir)|du|entschuldigung|entschuldige) )?")
 DE_ASK = (
     r"(sag mir|sagst du mir|kannst du mir sagen|könntest du mir sagen|kannst du sagen|"
     r"weißt du|verrat mir|verrätst du mir|ich möchte wissen|ich will wissen|"
@@ -102,7 +100,7 @@ EN_FILLERS = re.compile(
     r"\b(please|right now|now|currently|exactly|again|just|actually|at the moment|"
     r"by any chance|roughly)\b"
 )
-EN_PREFIX = re.compile(r"^((hey|hi|hello|ok|okay|excuse me|sorry) )?(uhrwerk )?")
+EN_PREFIX = re.compile(r"^((excuse me|sorry) )?(uhrwerk )?")
 EN_ASK = (
     r"(tell me|can you tell me|could you tell me|would you tell me|do you know|"
     r"i want to know|i would like to know|i'd like to know)"
@@ -156,14 +154,15 @@ EN_TIME_IN_RE = re.compile(rf"(?:{EN_TIME_RE.pattern}|what time will it be) in (
 
 
 WAKE = re.compile(
-    r"^\s*(?:hey|hallo|hi|hello|ok|okay)\s+\w+\s*[,!:]\s*"
-    r"|^\s*(?:(?:hey|hallo|hi|hello|ok|okay)\b[\s,!.]*)?"
+    r"^\W*(?:hey|hallo|hi|hello|ok|okay)\s+\w+\s*[,!:]\s*"
+    r"|^\W*(?:(?:hey|hallo|hi|hello|ok|okay)\b[\s,!.]*)?"
     r"(?:(?:uhr ?w\w{0,2}rk|(?:you|your|our|or|ur) ?work)\b[\s,!.:]*)?",
     re.IGNORECASE,
 )
 """A greeting and the assistant's name before the question ("Hey Uhrwerk, …"), the
 name also as the recogniser may write it ("Uhrwirk", "Uhr Werk", in English "you
-work"), or a greeting and any one word set off by a comma ("Hey Uhrwirg, …")."""
+work"), or a greeting and any one word set off by a comma ("Hey Uhrwirg, …"). The one
+place wake phrases are recognised: every local answer gets the question without it."""
 
 
 def without_wake_words(question: str) -> str:
