@@ -33,6 +33,8 @@ def days_in(text: str) -> int:
         ("Wie viele Tage sind es bis zum 24.12.?", date(2026, 12, 24)),
         ("Wie viele Tage bis zum 1. Mai?", date(2027, 5, 1)),
         ("Wie viele Tage noch bis Ostern?", date(2027, 3, 28)),
+        # Whisper's "Ostern" in one recording (the model said "noch 12 Stunden bis Osten").
+        ("Wie lange dauert es noch bis Osten?", date(2027, 3, 28)),
         ("Wie lange ist es noch bis zum Tag der Deutschen Einheit?", date(2027, 10, 3)),
         ("Wie viele Tage bis Nikolaus?", date(2026, 12, 6)),
         ("How many days until Christmas?", date(2026, 12, 25)),
@@ -128,47 +130,3 @@ def test_counted_in_the_watchs_zone() -> None:
         "Morgen ist Weihnachten.",
         "de-DE",
     )
-
-
-@pytest.mark.parametrize(
-    ("question", "intent", "expected"),
-    [
-        ("Hey Uhrwerk, wie viele Tage sind es noch bis Weihnachten?", "days_until", "27 Tage"),
-        ("Hallo, wie lange noch bis zum 24.12.?", "days_until", "26 Tage"),
-        ("OK Uhrwerk: how many days until Christmas?", "days_until", "27 days"),
-        ("Hey Uhrwerk, was ist 7 mal 8?", "arithmetic", "56"),
-        ("Okay, what is 12 times 12?", "arithmetic", "144"),
-        ("Hey Uhrwerk, wie spät ist es?", "time", "Es ist 10 Uhr"),
-        # As Whisper wrote the name from a recording (the model then said "10 Tage").
-        ("Hey Uhrwirk, wie viele Tage sind es noch bis Silvester?", "days_until", "33 Tage"),
-        ("Hallo Uhr Werk, wie viele Tage bis Silvester?", "days_until", "33 Tage"),
-        ("Hey Uhrwirg, wie viele Tage bis Silvester?", "days_until", "33 Tage"),
-        # "Hey Uhrwerk, what time is it in Tokyo?" read by the English voice, heard in
-        # English (the model then guessed "10:02 AM").
-        ("Hey, you work. What time is it in Tokyo?", "time_in", "In Tokyo"),
-        # Whisper's "Ostern" in one recording (the model said "noch 12 Stunden bis Osten").
-        ("Wie lange dauert es noch bis Osten?", "days_until", "120 Tage"),
-    ],
-)
-def test_a_wake_phrase_before_the_question_is_not_in_the_way(
-    question: str, intent: str, expected: str
-) -> None:
-    """The watch's wake phrase comes along in the transcript; every local answer
-    recognises the question after it (before, countdown and sums went to the model)."""
-    now = datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
-    found = intents.answer(question, now, "de-DE")
-    assert found is not None, question
-    assert found.intent.value == intent
-    assert expected in found.text, found.text
-
-
-@pytest.mark.parametrize(
-    "question", ["Hallo", "Hey Uhrwerk", "Hallo Welt, was ist los?", "Okay, erzähl mir einen Witz."]
-)
-def test_a_greeting_alone_or_before_something_else_still_goes_to_the_model(
-    question: str,
-) -> None:
-    now = datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
-    assert intents.answer(question, now, "de-DE") is None
-    assert intents.without_wake_words("Hey Uhrwerk") == "Hey Uhrwerk"
-    assert intents.without_wake_words("Hallo, bis zum 24.12.?") == "bis zum 24.12.?"
